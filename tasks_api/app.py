@@ -1,0 +1,44 @@
+"""The application factory: the OpenAPI document wired to the handlers and the database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from connexion import AsyncApp
+from connexion.middleware import MiddlewarePosition
+
+from db.database import Database
+from tasks_api.body_limit import BodySizeLimit
+from tasks_api.errors import register_error_handlers
+from tasks_api.settings import Settings
+from tasks_api.validation import VALIDATOR_MAP
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "tasks.yaml"
+
+
+def create_app(settings: Settings | None = None) -> AsyncApp:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        database = Database(settings.database_url)
+        try:
+            yield {"database": database}
+        finally:
+            await database.dispose()
+
+    specification = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    app = AsyncApp(__name__, lifespan=lifespan)
+    app.add_api(
+        specification,
+        strict_validation=True,
+        validate_responses=settings.validate_responses,
+        validator_map=VALIDATOR_MAP,
+    )
+    app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_ROUTING)
+    register_error_handlers(app, specification)
+    return app

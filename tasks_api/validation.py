@@ -1,0 +1,188 @@
+"""Connexion validators that report every failure as a problem naming the offending fields.
+
+The rules themselves all come from the OpenAPI document; this module only decides how a failure is
+reported (status, ``field_errors``) and closes the crash paths of Connexion's default validators.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any
+
+import jsonschema
+from connexion.datastructures import MediaTypeDict
+from connexion.json_schema import Draft4RequestValidator
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator, ValidationError
+from starlette.types import Scope
+
+from tasks_api.problems import ApiProblem, FieldError
+
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+FORMAT_CHECKER = jsonschema.FormatChecker()
+
+
+@FORMAT_CHECKER.checks("uuid")
+def _is_canonical_uuid(value: object) -> bool:
+    # jsonschema's own check lets uuid.UUID() accept forms like "+2345678-...", which alias other ids.
+    return not isinstance(value, str) or _CANONICAL_UUID.fullmatch(value) is not None
+
+
+def _expected(error: ValidationError) -> Any:
+    return error.validator_value
+
+
+def _schema(error: ValidationError) -> dict[str, Any]:
+    return error.schema if isinstance(error.schema, dict) else {}
+
+
+def _message(error: ValidationError) -> str:
+    keyword, expected, schema = error.validator, _expected(error), _schema(error)
+    if keyword == "type":
+        return f"must be of type {expected}"
+    if keyword == "minLength":
+        return "must not be empty" if expected == 1 else f"must be at least {expected} characters"
+    if keyword == "maxLength":
+        return f"must be at most {expected} characters"
+    if keyword == "pattern":
+        return str(schema.get("x-pattern-message", "has an invalid format"))
+    if keyword == "format":
+        return f"must be a valid {expected}"
+    if keyword == "enum":
+        return "must be one of " + ", ".join(json.dumps(option) for option in expected)
+    if keyword in {"minimum", "maximum"}:
+        return f"must be {'at least' if keyword == 'minimum' else 'at most'} {expected}"
+    return str(error.message)
+
+
+def _field_errors(error: ValidationError, root: str) -> Iterable[FieldError]:
+    path = ".".join(str(part) for part in error.absolute_path)
+    prefix = f"{path}." if path else ""
+    if error.validator == "required" and isinstance(error.instance, dict):
+        for name in _expected(error):
+            if name not in error.instance:
+                yield {"field": prefix + name, "message": "is required"}
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = _schema(error).get("properties", {})
+        for name in error.instance:
+            if name not in known:
+                yield {"field": prefix + name, "message": "is not allowed"}
+    else:
+        yield {"field": path or root, "message": _message(error)}
+
+
+def _collect(errors: Iterable[ValidationError], root: str) -> list[FieldError]:
+    collected: list[FieldError] = []
+    for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
+        for field_error in _field_errors(error, root):
+            if field_error not in collected:
+                collected.append(field_error)
+    return collected
+
+
+def _describe(name: str) -> str:
+    """``user_id`` -> ``user ID``: the wording clients of the original API already match on."""
+    return name.removesuffix("_id").replace("_", " ") + " ID" if name.endswith("_id") else name
+
+
+_validators: dict[tuple[int, type[Draft4Validator]], tuple[dict[str, Any], Draft4Validator]] = {}
+
+
+def _validator_for(schema: dict[str, Any], validator_class: type[Draft4Validator]) -> Draft4Validator:
+    # Connexion builds a new validator for every request; the schemas live as long as the app, so build each once.
+    key = (id(schema), validator_class)
+    cached = _validators.get(key)
+    if cached is None or cached[0] is not schema:
+        cached = (schema, validator_class(schema, format_checker=FORMAT_CHECKER))
+        _validators[key] = cached
+    return cached[1]
+
+
+class RequestParameterValidator(ParameterValidator):
+    """Reports all bad parameters at once, each in ``field_errors``, as a 400 VALIDATION_ERROR."""
+
+    def validate_request(self, request: Any) -> None:
+        errors: list[FieldError] = []
+        details: list[str] = []
+        if self.strict_validation:
+            for name in sorted(self.validate_query_parameter_list(request, self.security_query_params)):
+                errors.append({"field": name, "message": "is not a known query parameter"})
+                details.append(f"Unknown query parameter '{name}'")
+        values = {
+            "path": lambda name: request.path_params.get(name.replace("-", "_")),
+            "query": request.query_params.get,
+            "header": request.headers.get,
+            "cookie": request.cookies.get,
+        }
+        for location in ("path", "query", "header", "cookie"):
+            for param in self.parameters.get(location, []):
+                name = param["name"]
+                value = values[location](name)
+                if value is None:
+                    if param.get("required"):
+                        errors.append({"field": name, "message": "is required"})
+                        details.append(f"Missing {location} parameter '{name}'")
+                    continue
+                found = list(_validator_for(param.get("schema", {}), Draft4Validator).iter_errors(value))
+                if found:
+                    errors.extend(_collect(found, root=name))
+                    where = f"{_describe(name)} format" if location == "path" else f"{location} parameter '{name}'"
+                    details.append(f"Invalid {where}")
+        if errors:
+            # Path problems first: the one a client most needs to see is which id it got wrong.
+            raise ApiProblem(400, details[0], field_errors=errors)
+
+
+class JSONBodyValidator(JSONRequestBodyValidator):
+    """Parses JSON strictly (400 for anything that is not well-formed UTF-8 JSON) and answers 422
+    with ``field_errors`` for a body that does not match its schema."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Connexion's own "required" check trusts Content-Length and so refuses chunked bodies;
+        # ``_parse`` refuses an empty body itself, whatever the framing.
+        super().__init__(**{**kwargs, "required": False})
+
+    @property
+    def _validator(self) -> Draft4Validator:
+        return _validator_for(self._schema, Draft4RequestValidator)
+
+    async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
+        raw = b"".join([chunk async for chunk in stream])
+        if not raw.strip():
+            raise ApiProblem(400, "Request body is required")
+        try:
+            text = raw.decode(self._encoding)
+        except LookupError:
+            raise ApiProblem(415, f"Unsupported charset '{self._encoding}'") from None
+        except UnicodeDecodeError:
+            raise ApiProblem(400, f"Request body is not valid {self._encoding} text") from None
+        try:
+            body = json.loads(text)
+        except RecursionError:
+            raise ApiProblem(400, "Request body is nested too deeply") from None
+        except json.JSONDecodeError as error:
+            where = f"line {error.lineno}, column {error.colno}"
+            raise ApiProblem(400, f"Request body is not valid JSON: {error.msg} ({where})") from None
+        except ValueError:  # an integer literal beyond Python's conversion limit
+            raise ApiProblem(400, "Request body holds a number too long to read") from None
+        # "\ud800" is valid JSON syntax but not text: no database can store it.
+        if "\\u" in text and _SURROGATE.search(json.dumps(body, ensure_ascii=False)):
+            raise ApiProblem(400, "Request body contains an unpaired UTF-16 surrogate")
+        return body
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        field_errors = _collect(self._validator.iter_errors(body), root="body")
+        if field_errors:
+            detail = "; ".join(f"{error['field']}: {error['message']}" for error in field_errors)
+            raise ApiProblem(422, f"Request body is invalid: {detail}", field_errors=field_errors)
+        return None
+
+
+VALIDATOR_MAP = {
+    "parameter": RequestParameterValidator,
+    "body": MediaTypeDict({"*/*json": JSONBodyValidator}),
+}

@@ -10,25 +10,15 @@ from typing import Any
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
+from db.errors import UNAVAILABLE_ERRORS, is_unavailable
 from db.tasks import TaskNotFound
 from tasks_api.problems import ApiProblem, problem_response
 
 logger = logging.getLogger("tasks_api.errors")
 
 RETRY_AFTER_SECONDS = "5"
-
-# Errors that mean "the database is not there right now", as opposed to a bug in a query.
-DATABASE_UNAVAILABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
-    sa_exc.DisconnectionError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def _task_not_found(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
@@ -85,7 +75,9 @@ def _http_exception_handler(allow: Callable[[str], str | None]) -> ErrorHandler:
     return handle
 
 
-def _database_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def _database_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    if not is_unavailable(exc):
+        return _unexpected(request, exc)
     logger.error("database unavailable: %r", exc)
     return problem_response(
         503, "The database is unavailable; retry later", headers={"Retry-After": RETRY_AFTER_SECONDS}
@@ -101,6 +93,6 @@ def register_error_handlers(app: AsyncApp, specification: Mapping[str, Any]) -> 
     app.add_error_handler(TaskNotFound, _task_not_found)
     app.add_error_handler(ProblemException, _problem)
     app.add_error_handler(HTTPException, _http_exception_handler(allowed_methods(specification)))
-    for error in DATABASE_UNAVAILABLE:
-        app.add_error_handler(error, _database_unavailable)
+    for error in UNAVAILABLE_ERRORS:
+        app.add_error_handler(error, _database_error)
     app.add_error_handler(Exception, _unexpected)

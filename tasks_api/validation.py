@@ -76,12 +76,12 @@ def _field_errors(error: ValidationError, root: str) -> Iterable[FieldError]:
 
 
 def _collect(errors: Iterable[ValidationError], root: str) -> list[FieldError]:
-    collected: list[FieldError] = []
+    """One message per field: the first rule it breaks, in the order the schema states them."""
+    collected: dict[str, FieldError] = {}
     for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
         for field_error in _field_errors(error, root):
-            if field_error not in collected:
-                collected.append(field_error)
-    return collected
+            collected.setdefault(field_error["field"], field_error)
+    return list(collected.values())
 
 
 def _describe(name: str) -> str:

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from tasks_api.app import create_app
+from tasks_api.migrations import upgrade_to_head
+from tasks_api.settings import Settings
+from tests.support import BACKENDS, fresh_database
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database built by the Alembic migrations, shared by one test session per backend."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    # Response validation on: a handler drifting from the contract fails the test with a 500.
+    return Settings(database_url=database_url, validate_responses=True)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with create_app(settings).test_client() as test_client:
+        yield test_client

@@ -5,14 +5,14 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 
-from db.database import sync_url
+from db.database import MIGRATION_LOCK_KEY, sync_url
 from db.models import Base
 from tasks_api.settings import Settings
 
-# Any 64-bit constant works; it only has to be the same for every instance of this service.
-MIGRATION_LOCK_KEY = 0x7461736B73617069  # "tasksapi"
+# How long a second instance waits for the first one's SQLite migration before giving up.
+SQLITE_MIGRATION_WAIT_MS = 120_000
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -24,8 +24,27 @@ def _database_url() -> str:
     return sync_url(url)
 
 
+def _serialise_sqlite(engine: Engine) -> None:
+    """One SQLite transaction holding the write lock for the whole run: a concurrent instance waits,
+    then finds the schema at head, and a failed batch migration leaves no half-copied table behind."""
+
+    @event.listens_for(engine, "connect")
+    def _take_over_transactions(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_MIGRATION_WAIT_MS}")  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        transactional_ddl=True,
+    )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Instances starting together queue here; the later ones then find the schema at head.
@@ -42,6 +61,8 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     engine = create_engine(_database_url(), poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        _serialise_sqlite(engine)
     try:
         with engine.connect() as connection:
             _run(connection)

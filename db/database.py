@@ -11,6 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# The PostgreSQL advisory lock that serialises migrations across instances. Any 64-bit constant works;
+# it only has to be the same for every instance of this service.
+MIGRATION_LOCK_KEY = 0x7461736B73617069  # "tasksapi"
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -40,3 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             port=args.port,
             workers=args.workers,
         )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The migrations build the schema on both databases, reverse cleanly, and match the models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from db.database import MIGRATION_LOCK_KEY, sync_url
+from tasks_api.migrations import alembic_config, upgrade_to_head
+
+
+def _engine(url: str) -> Engine:
+    return create_engine(sync_url(url))
+
+
+def _head(url: str) -> str:
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head is not None
+    return head
+
+
+def _version(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
+    engine = _engine(empty_database_url)
+    config = alembic_config(empty_database_url)
+    try:
+        command.upgrade(config, "head")
+        assert {"tasks", "alembic_version"} <= set(inspect(engine).get_table_names())
+        indexes = {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("tasks")}
+        assert indexes == {"idx_task_user_id": ["user_id"], "idx_task_user_created": ["user_id", "created_at"]}
+
+        command.downgrade(config, "base")
+        assert "tasks" not in inspect(engine).get_table_names()
+
+        command.upgrade(config, "head")
+        assert _version(engine) == _head(empty_database_url)
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_are_in_sync(empty_database_url: str) -> None:
+    upgrade_to_head(empty_database_url)
+
+    command.check(alembic_config(empty_database_url))  # raises when autogenerate finds a difference
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t\n\r"])
+def test_the_database_refuses_blank_titles(empty_database_url: str, title: str) -> None:
+    upgrade_to_head(empty_database_url)
+    engine = _engine(empty_database_url)
+    now = datetime.now(UTC)
+    row = {"id": uuid.uuid4(), "user_id": uuid.uuid4(), "title": title, "now": now}
+    statement = text(
+        "INSERT INTO tasks (id, user_id, title, created_at, updated_at) VALUES (:id, :user_id, :title, :now, :now)"
+    )
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(statement.bindparams(), {**row, "id": row["id"].hex, "user_id": row["user_id"].hex})
+    finally:
+        engine.dispose()
+
+
+def _migrate_in_a_new_process(database_url: str) -> subprocess.Popen[bytes]:
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.Popen([sys.executable, "-m", "tasks_api.cli", "migrate"], env=environment, stderr=subprocess.PIPE)
+
+
+def test_instances_migrating_at_once_all_succeed(empty_database_url: str) -> None:
+    # Separate processes, as separate instances would be (Alembic itself is not thread-safe).
+    instances = [_migrate_in_a_new_process(empty_database_url) for _ in range(4)]
+    for instance in instances:
+        _, errors = instance.communicate(timeout=120)
+        assert instance.returncode == 0, errors.decode()
+
+    engine = _engine(empty_database_url)
+    try:
+        assert _version(engine) == _head(empty_database_url)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+def test_postgresql_migration_waits_for_the_instance_holding_the_lock(empty_database_url: str) -> None:
+    engine = _engine(empty_database_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            instance = _migrate_in_a_new_process(empty_database_url)
+            waiting = text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            deadline = time.monotonic() + 60
+            while holder.execute(waiting).scalar() == 0:
+                assert instance.poll() is None, "migrated without waiting for the lock"
+                assert time.monotonic() < deadline
+                time.sleep(0.05)  # polling an observable condition, not waiting for a guess
+            assert _version_or_none(engine) is None
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            holder.commit()
+
+        _, errors = instance.communicate(timeout=120)
+        assert instance.returncode == 0, errors.decode()
+        assert _version(engine) == _head(empty_database_url)
+    finally:
+        engine.dispose()
+
+
+def _version_or_none(engine: Engine) -> str | None:
+    if "alembic_version" not in inspect(engine).get_table_names():
+        return None
+    return _version(engine)

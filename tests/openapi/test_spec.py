@@ -1,0 +1,74 @@
+"""The contract itself: valid OpenAPI, every operation named, summarised, routed and fully documented."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+import pytest
+import yaml
+from connexion import AsyncApp
+from connexion.exceptions import ResolverError
+from openapi_spec_validator import validate
+
+from tasks_api.app import SPEC_PATH
+
+SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+OPERATIONS = [
+    pytest.param(path, method, operation, id=operation.get("operationId", f"{method} {path}"))
+    for path, item in SPEC["paths"].items()
+    for method, operation in item.items()
+    if method in METHODS
+]
+
+
+def test_spec_is_valid_openapi_3_0() -> None:
+    validate(SPEC)
+    assert SPEC["openapi"].startswith("3.0.")
+
+
+def test_the_six_operations_are_there() -> None:
+    assert {operation.values[2]["operationId"] for operation in OPERATIONS} == {
+        "list_tasks",
+        "create_task",
+        "get_task",
+        "update_task",
+        "delete_task",
+        "toggle_task",
+    }
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_operation_has_a_short_id_a_summary_and_a_handler(path: str, method: str, operation: dict[str, Any]) -> None:
+    assert re.fullmatch(r"[a-z]+(_[a-z]+)*", operation["operationId"])
+    assert operation["summary"].strip()
+    handlers = importlib.import_module(operation["x-openapi-router-controller"])
+    assert callable(getattr(handlers, operation["operationId"]))
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_operation_documents_every_status_it_can_return(path: str, method: str, operation: dict[str, Any]) -> None:
+    statuses = set(operation["responses"])
+    expected = {"400", "404", "500", "503"}
+    if "requestBody" in operation:
+        expected |= {"413", "415", "422"}
+
+    assert expected <= statuses
+    assert any(status.startswith("2") for status in statuses)
+    for status in expected:
+        response = operation["responses"][status]
+        reference = response.get("$ref", "")
+        content = SPEC["components"]["responses"][reference.rsplit("/", 1)[-1]]["content"] if reference else response
+        assert set(content) == {"application/problem+json"}
+
+
+def test_an_operation_without_a_handler_fails_at_start_up() -> None:
+    broken = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    broken["paths"]["/{user_id}/tasks"]["get"]["operationId"] = "no_such_handler"
+    app = AsyncApp(__name__)
+    app.add_api(broken)
+
+    with pytest.raises(ResolverError), app.test_client():
+        pass

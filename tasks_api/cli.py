@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -26,8 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal; a stop that was
+    # asked for is a clean exit (status 0, no traceback), also when it arrives during migration.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stop)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if args.command == "migrate" or not args.no_migrate:

@@ -1,0 +1,26 @@
+"""Schemathesis smoke run: generated requests to every operation, every response checked against the spec."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+from tasks_api.app import create_app
+from tasks_api.settings import Settings
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def api_schema(settings: Settings) -> OpenApiSchema:
+    return schemathesis.openapi.from_asgi("/api/openapi.json", create_app(settings))
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_every_operation_honours_the_contract(case: schemathesis.Case) -> None:
+    case.call_and_validate()

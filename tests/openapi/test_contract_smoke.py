@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
-
-import pytest
 
 
 @pytest.fixture(scope="session")
@@ -22,5 +23,5 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_every_operation_honours_the_contract(case: schemathesis.Case) -> None:
+def test_every_operation_honours_the_contract(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate()

@@ -25,10 +25,10 @@ def _task_not_found(_request: ConnexionRequest, _exc: Exception) -> ConnexionRes
     return problem_response(404, "Task not found")
 
 
-def _problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, ProblemException)
-    if exc.status >= 500:
-        logger.error("%s: %s", exc.status, exc.detail)
+    if exc.status == 500:  # e.g. a response that broke the contract: the details are for the log only
+        return _unexpected(request, exc)
     return problem_response(
         exc.status,
         str(exc.detail or exc.title),

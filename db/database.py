@@ -16,7 +16,14 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATION_LOCK_KEY = 0x7461736B73617069  # "tasksapi"
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite's built-in lower() folds ASCII only; searches must be case-insensitive for "École" too,
+    # as they are on PostgreSQL.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     # WAL lets readers run beside the writer; the busy timeout makes writers queue instead of
     # failing with "database is locked".
     cursor = dbapi_connection.cursor()

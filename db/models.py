@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Index, MetaData, String, Uuid, false
+from sqlalchemy import Boolean, DateTime, Index, Integer, MetaData, String, Uuid, false, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -58,7 +58,22 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # Bumped by every write; the ETag of the task.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
 
-# Declared outside the class so it can name the DESC ordering the newest-first listing scans.
-Index("idx_task_user_created", Task.user_id, Task.created_at.desc())
+# One index per list sort, each ending in id so the order is total (see migration 0002).
+Index("idx_task_user_created", Task.user_id, Task.created_at.desc(), Task.id.desc())
+Index("idx_task_user_updated", Task.user_id, Task.updated_at.desc(), Task.id.desc())
+Index("idx_task_user_title", Task.user_id, Task.title, Task.id)
+Index("idx_task_user_completed_created", Task.user_id, Task.is_completed, Task.created_at.desc(), Task.id.desc())
+
+
+class TaskCount(Base):
+    """How many tasks, and completed tasks, a user has; kept current by triggers on ``tasks``."""
+
+    __tablename__ = "task_counts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    completed: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -10,6 +10,8 @@ from connexion.lifecycle import ConnexionResponse
 
 from db import tasks
 from db.database import Database
+from tasks_api.cursor import CursorCodec
+from tasks_api.etags import etag, if_match_versions, if_none_match_hits
 
 # Explicit, because these operations also declare problem+json responses (connexion#1956).
 JSON = {"Content-Type": "application/json"}
@@ -22,44 +24,72 @@ def _database() -> Database:
     return database
 
 
-async def list_tasks(user_id: str) -> Reply:
+def _cursors() -> CursorCodec:
+    cursors: CursorCodec = request.state.cursors
+    return cursors
+
+
+def _if_match() -> frozenset[int] | None:
+    return if_match_versions(request.headers.get("if-match"))
+
+
+def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) -> Reply:
+    return stored.task, status, {**JSON, "ETag": etag(stored.version), **headers}
+
+
+async def list_tasks(
+    user_id: str,
+    sort: str,
+    limit: int,
+    completed: bool | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> Reply:
+    # A cursor is only good for the list it came from: same user, filters and sort.
+    scope = f"{UUID(user_id)}|{sort}|{completed}|{q}"
+    after = _cursors().decode(cursor, scope) if cursor is not None else None
+    query = tasks.ListQuery(completed=completed, search=q, sort=sort, limit=limit, after=after)
     async with _database().transaction() as connection:
-        items = await tasks.list_tasks(connection, UUID(user_id))
-    return {"items": items, "count": len(items)}, 200, JSON
+        page = await tasks.list_tasks(connection, UUID(user_id), query)
+    next_cursor = _cursors().encode(page.last, scope) if page.last is not None else None
+    return {"items": page.items, "count": page.count, "next_cursor": next_cursor}, 200, JSON
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Reply:
     async with _database().transaction() as connection:
-        task = await tasks.create_task(connection, UUID(user_id), body["title"], body.get("description"))
-    return task, 201, {**JSON, "Location": f"{request.url.path}/{task['id']}"}
+        stored = await tasks.create_task(connection, UUID(user_id), body["title"], body.get("description"))
+    return _task_reply(stored, 201, Location=f"{request.url.path}/{stored.task['id']}")
 
 
-async def get_task(user_id: str, task_id: str) -> Reply:
+async def get_task(user_id: str, task_id: str) -> Reply | ConnexionResponse:
     async with _database().transaction() as connection:
-        task = await tasks.get_task(connection, UUID(user_id), UUID(task_id))
-    return task, 200, JSON
+        stored = await tasks.get_task(connection, UUID(user_id), UUID(task_id))
+    if if_none_match_hits(request.headers.get("if-none-match"), stored.version):
+        return ConnexionResponse(status_code=304, headers={"ETag": etag(stored.version)})
+    return _task_reply(stored)
 
 
 async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Reply:
     async with _database().transaction() as connection:
-        task = await tasks.update_task(
+        stored = await tasks.update_task(
             connection,
             UUID(user_id),
             UUID(task_id),
             title=body["title"],
             description=body.get("description"),
             is_completed=body["is_completed"],
+            versions=_if_match(),
         )
-    return task, 200, JSON
+    return _task_reply(stored)
 
 
 async def delete_task(user_id: str, task_id: str) -> ConnexionResponse:
     async with _database().transaction() as connection:
-        await tasks.delete_task(connection, UUID(user_id), UUID(task_id))
+        await tasks.delete_task(connection, UUID(user_id), UUID(task_id), versions=_if_match())
     return ConnexionResponse(status_code=204)
 
 
 async def toggle_task(user_id: str, task_id: str) -> Reply:
     async with _database().transaction() as connection:
-        task = await tasks.toggle_task(connection, UUID(user_id), UUID(task_id))
-    return task, 200, JSON
+        stored = await tasks.toggle_task(connection, UUID(user_id), UUID(task_id), versions=_if_match())
+    return _task_reply(stored)

@@ -13,6 +13,7 @@ from connexion.middleware import MiddlewarePosition
 
 from db.database import Database
 from tasks_api.body_limit import BodySizeLimit
+from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
 from tasks_api.settings import Settings
 from tasks_api.validation import VALIDATOR_MAP
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         database = Database(settings.database_url)
         try:
-            yield {"database": database}
+            yield {"database": database, "cursors": CursorCodec(settings.cursor_secret)}
         finally:
             await database.dispose()
 

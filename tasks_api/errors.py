@@ -13,7 +13,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from db.errors import UNAVAILABLE_ERRORS, is_unavailable
-from db.tasks import TaskNotFound
+from db.tasks import PreconditionFailed, TaskNotFound
 from tasks_api.problems import ApiProblem, problem_response
 
 logger = logging.getLogger("tasks_api.errors")
@@ -23,6 +23,10 @@ RETRY_AFTER_SECONDS = "5"
 
 def _task_not_found(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
     return problem_response(404, "Task not found")
+
+
+def _precondition_failed(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+    return problem_response(412, "The task has changed since the ETag given in If-Match; nothing was changed")
 
 
 def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -91,6 +95,7 @@ def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse
 
 def register_error_handlers(app: AsyncApp, specification: Mapping[str, Any]) -> None:
     app.add_error_handler(TaskNotFound, _task_not_found)
+    app.add_error_handler(PreconditionFailed, _precondition_failed)
     app.add_error_handler(ProblemException, _problem)
     app.add_error_handler(HTTPException, _http_exception_handler(allowed_methods(specification)))
     for error in UNAVAILABLE_ERRORS:

@@ -34,20 +34,61 @@ def _version(engine: Engine) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+HEAD_INDEXES = {
+    "idx_task_user_id": ["user_id"],
+    "idx_task_user_created": ["user_id", "created_at", "id"],
+    "idx_task_user_updated": ["user_id", "updated_at", "id"],
+    "idx_task_user_title": ["user_id", "title", "id"],
+    "idx_task_user_completed_created": ["user_id", "is_completed", "created_at", "id"],
+}
+
+
+def _indexes(engine: Engine) -> dict[str, list[str | None]]:
+    return {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("tasks")}
+
+
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     engine = _engine(empty_database_url)
     config = alembic_config(empty_database_url)
     try:
+        command.upgrade(config, "0001")
+        assert _indexes(engine) == {"idx_task_user_id": ["user_id"], "idx_task_user_created": ["user_id", "created_at"]}
         command.upgrade(config, "head")
-        assert {"tasks", "alembic_version"} <= set(inspect(engine).get_table_names())
-        indexes = {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("tasks")}
-        assert indexes == {"idx_task_user_id": ["user_id"], "idx_task_user_created": ["user_id", "created_at"]}
+        assert {"tasks", "task_counts", "alembic_version"} <= set(inspect(engine).get_table_names())
+        assert _indexes(engine) == HEAD_INDEXES
 
+        command.downgrade(config, "0001")
+        assert _indexes(engine) == {"idx_task_user_id": ["user_id"], "idx_task_user_created": ["user_id", "created_at"]}
+        assert "task_counts" not in inspect(engine).get_table_names()
         command.downgrade(config, "base")
         assert "tasks" not in inspect(engine).get_table_names()
 
         command.upgrade(config, "head")
         assert _version(engine) == _head(empty_database_url)
+        assert _indexes(engine) == HEAD_INDEXES
+    finally:
+        engine.dispose()
+
+
+def test_counters_are_backfilled_for_existing_tasks(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0001")
+    engine = _engine(empty_database_url)
+    user = uuid.uuid4().hex
+    insert = text(
+        "INSERT INTO tasks (id, user_id, title, is_completed, created_at, updated_at)"
+        " VALUES (:id, :user_id, 'existing', :done, :now, :now)"
+    )
+    try:
+        with engine.begin() as connection:
+            for done in (True, False, False):
+                connection.execute(
+                    insert, {"id": uuid.uuid4().hex, "user_id": user, "done": done, "now": datetime.now(UTC)}
+                )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            counts = connection.execute(text("SELECT total, completed FROM task_counts")).one()
+        assert tuple(counts) == (3, 1)
     finally:
         engine.dispose()
 

@@ -30,7 +30,7 @@ def test_list_is_empty_for_a_new_user(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"items": [], "count": 0}
+    assert response.json() == {"items": [], "count": 0, "next_cursor": None}
 
 
 def test_create_returns_the_task_and_its_location(client: TestClient) -> None:
@@ -164,7 +164,7 @@ def test_delete_then_every_operation_is_404(client: TestClient) -> None:
         ("PATCH", f"{url}/complete", None),
     ]:
         assert client.request(method, path, json=body).status_code == 404
-    assert client.get(f"/api/{user}/tasks").json() == {"items": [], "count": 0}
+    assert client.get(f"/api/{user}/tasks").json() == {"items": [], "count": 0, "next_cursor": None}
 
 
 TASK_OPERATIONS = [
@@ -198,4 +198,4 @@ def test_lists_never_include_another_users_tasks(client: TestClient) -> None:
 
     body = client.get(f"/api/{other}/tasks").json()
 
-    assert body == {"items": [mine], "count": 1}
+    assert body == {"items": [mine], "count": 1, "next_cursor": None}

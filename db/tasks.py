@@ -106,7 +106,9 @@ def _owned(user_id: uuid.UUID, task_id: uuid.UUID) -> tuple[ColumnElement[bool],
     return Task.id == task_id, Task.user_id == user_id
 
 
-async def _one(connection: AsyncConnection, result: Result[Any], user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
+async def _one(
+    connection: AsyncConnection, result: Result[Any], user_id: uuid.UUID, task_id: uuid.UUID
+) -> VersionedTask:
     row = result.first()
     if row is None:
         await _explain_missing_row(connection, user_id, task_id)

@@ -8,7 +8,6 @@ Create Date: 2026-11-26
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0002"
@@ -89,12 +88,8 @@ def upgrade() -> None:
     # Every sort is (key, id) in one direction, so one index per key serves both directions and keyset
     # pagination; the id suffix makes the order total.
     op.drop_index("idx_task_user_created", table_name="tasks")
-    op.create_index(
-        "idx_task_user_created", "tasks", ["user_id", sa.text("created_at DESC"), sa.text("id DESC")]
-    )
-    op.create_index(
-        "idx_task_user_updated", "tasks", ["user_id", sa.text("updated_at DESC"), sa.text("id DESC")]
-    )
+    op.create_index("idx_task_user_created", "tasks", ["user_id", sa.text("created_at DESC"), sa.text("id DESC")])
+    op.create_index("idx_task_user_updated", "tasks", ["user_id", sa.text("updated_at DESC"), sa.text("id DESC")])
     op.create_index("idx_task_user_title", "tasks", ["user_id", "title", "id"])
     op.create_index(
         "idx_task_user_completed_created",

@@ -64,7 +64,7 @@ class ListQuery:
 
 class Page(NamedTuple):
     items: list[TaskJSON]
-    count: int
+    total: int  # tasks matching the filters, on every page
     # Where the next page starts, or None when this page is the last.
     last: tuple[str, str] | None
 

@@ -52,7 +52,7 @@ async def list_tasks(
     async with _database().transaction() as connection:
         page = await tasks.list_tasks(connection, UUID(user_id), query)
     next_cursor = _cursors().encode(page.last, scope) if page.last is not None else None
-    return {"items": page.items, "count": page.count, "next_cursor": next_cursor}, 200, JSON
+    return {"items": page.items, "count": page.total, "next_cursor": next_cursor}, 200, JSON
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Reply:

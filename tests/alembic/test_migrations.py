@@ -44,7 +44,7 @@ HEAD_INDEXES = {
 
 
 def _indexes(engine: Engine) -> dict[str, list[str | None]]:
-    return {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("tasks")}
+    return {str(index["name"]): index["column_names"] for index in inspect(engine).get_indexes("tasks")}
 
 
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:

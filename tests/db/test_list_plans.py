@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         engine = create_engine(sync_url(url))
         with engine.begin() as connection:
             connection.execute(SEED, {"user_id": str(BIG_USER), "tasks": 50_000})
-            for _ in range(10):
+            for _ in range(5):
                 connection.execute(SEED, {"user_id": str(uuid.uuid4()), "tasks": 5_000})
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE tasks"))
@@ -58,8 +58,10 @@ def _explain(engine: Engine, query: ListQuery) -> list[dict[str, Any]]:
 
 
 def _after(sort: str) -> tuple[str, str]:
-    key = "task 8" if "title" in sort else datetime.now(UTC).isoformat()
-    return key, str(uuid.uuid4())
+    """A position in the middle of the big user's tasks, as a client paging through them would send."""
+    minutes_back = {"created_at": 25_000 / 60, "updated_at": 977 / 2, "title": 0}[sort.removeprefix("-")]
+    moment = datetime.now(UTC) - timedelta(minutes=minutes_back)
+    return ("task 8" if "title" in sort else moment.isoformat()), str(uuid.uuid4())
 
 
 QUERIES = [

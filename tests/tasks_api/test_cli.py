@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ def serving(database: Path, *options: str) -> Iterator[tuple[str, subprocess.Pop
     process = subprocess.Popen(
         [TASKS_API, "serve", "--port", str(port), *options],
         env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -35,6 +37,8 @@ def serving(database: Path, *options: str) -> Iterator[tuple[str, subprocess.Pop
                 break
         else:
             raise AssertionError(f"server exited with {process.wait()}")
+        # Keep draining the log so the server can never block on a full pipe.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
         yield f"http://127.0.0.1:{port}", process
     finally:
         if process.poll() is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -14,6 +15,20 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # The PostgreSQL advisory lock that serialises migrations across instances. Any 64-bit constant works;
 # it only has to be the same for every instance of this service.
 MIGRATION_LOCK_KEY = 0x7461736B73617069  # "tasksapi"
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    size: int = 10
+    max_overflow: int = 10
+    # Seconds to wait for a free connection before answering 503 instead of queueing forever.
+    checkout_timeout: float = 2.0
+    # Seconds to wait for PostgreSQL to accept a connection (libpq's minimum is 2).
+    connect_timeout: int = 2
+    # Milliseconds any one PostgreSQL statement may run; 0 leaves the server's setting alone.
+    statement_timeout_ms: int = 5000
+    # Seconds after which a pooled connection is replaced, before proxies and Neon drop it idle.
+    recycle: int = 1800
 
 
 def _unicode_lower(value: object) -> object:
@@ -32,11 +47,35 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def _statement_timeout(milliseconds: int) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # A session setting rather than a startup option, which connection poolers such as PgBouncer refuse.
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {int(milliseconds)}")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return configure
+
+
+def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
     """An async engine for a URL already normalised by ``tasks_api.settings``."""
-    engine = create_async_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    pool = pool or PoolOptions()
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine = create_async_engine(
+        url,
+        # A connection that died with a database restart is noticed at checkout and replaced.
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.checkout_timeout,
+        pool_recycle=pool.recycle,
+        connect_args={} if is_sqlite else {"connect_timeout": max(2, pool.connect_timeout)},
+    )
+    if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    elif pool.statement_timeout_ms:
+        event.listen(engine.sync_engine, "connect", _statement_timeout(pool.statement_timeout_ms))
     return engine
 
 
@@ -49,8 +88,8 @@ def sync_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+    def __init__(self, url: str, pool: PoolOptions | None = None) -> None:
+        self.engine = create_engine(url, pool)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

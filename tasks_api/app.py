@@ -15,6 +15,8 @@ from db.database import Database
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
+from tasks_api.migrations import schema_head
+from tasks_api.observability import RequestContext, operation_paths
 from tasks_api.settings import Settings
 from tasks_api.validation import VALIDATOR_MAP
 
@@ -26,9 +28,13 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, settings.pool)
         try:
-            yield {"database": database, "cursors": CursorCodec(settings.cursor_secret)}
+            yield {
+                "database": database,
+                "cursors": CursorCodec(settings.cursor_secret),
+                "schema_head": schema_head(),
+            }
         finally:
             await database.dispose()
 
@@ -41,5 +47,9 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         validator_map=VALIDATOR_MAP,
     )
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_ROUTING)
+    # Outside the exception middleware, so it sees (and tags) the final response, errors included.
+    app.add_middleware(
+        RequestContext, position=MiddlewarePosition.BEFORE_EXCEPTION, paths=operation_paths(specification)
+    )
     register_error_handlers(app, specification)
     return app

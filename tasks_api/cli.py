@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import signal
 from collections.abc import Sequence
 from types import FrameType
@@ -11,6 +11,7 @@ from types import FrameType
 import uvicorn
 
 from tasks_api.migrations import upgrade_to_head
+from tasks_api.observability import logging_config
 from tasks_api.settings import Settings
 
 
@@ -38,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # asked for is a clean exit (status 0, no traceback), also when it arrives during migration.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _stop)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log_config = logging_config()
+    logging.config.dictConfig(log_config)
     settings = Settings.from_env()
     if args.command == "migrate" or not args.no_migrate:
         upgrade_to_head(settings.database_url)
@@ -49,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            log_config=log_config,
+            access_log=False,
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
         )
 
 

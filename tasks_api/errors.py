@@ -18,8 +18,6 @@ from tasks_api.problems import ApiProblem, problem_response
 
 logger = logging.getLogger("tasks_api.errors")
 
-RETRY_AFTER_SECONDS = "5"
-
 
 def _task_not_found(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
     return problem_response(404, "Task not found")
@@ -83,9 +81,7 @@ def _database_error(request: ConnexionRequest, exc: Exception) -> ConnexionRespo
     if not is_unavailable(exc):
         return _unexpected(request, exc)
     logger.error("database unavailable: %r", exc)
-    return problem_response(
-        503, "The database is unavailable; retry later", headers={"Retry-After": RETRY_AFTER_SECONDS}
-    )
+    return problem_response(503, "The database is unavailable; retry later")
 
 
 def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

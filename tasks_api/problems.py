@@ -11,6 +11,8 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 
 PROBLEM_JSON = "application/problem+json"
+# Sent with every 503: long enough for a database restart or failover, short enough to feel live.
+RETRY_AFTER_SECONDS = "5"
 
 ERROR_CODES = {
     400: "VALIDATION_ERROR",
@@ -65,10 +67,13 @@ def problem_response(
     }
     if field_errors:
         body["field_errors"] = list(field_errors)
+    response_headers = dict(headers or {})
+    if status == 503:
+        response_headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
     return ConnexionResponse(
         status_code=status,
         mimetype=PROBLEM_JSON,
         content_type=PROBLEM_JSON,
         body=json.dumps(body),
-        headers=dict(headers or {}),
+        headers=response_headers,
     )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
+from db.database import PoolOptions
+
 DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
 
 # Every PostgreSQL spelling goes to psycopg 3, so Neon/Heroku-style URLs work unchanged.
@@ -25,6 +27,11 @@ def async_database_url(raw: str) -> str:
     else:
         raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use postgresql:// or sqlite://")
     return url.render_as_string(hide_password=False)
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else float(value)
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -45,6 +52,9 @@ class Settings:
     database_url: str
     validate_responses: bool = False
     cursor_secret: bytes = field(default=b"", repr=False)
+    pool: PoolOptions = field(default_factory=PoolOptions)
+    # Seconds in-flight requests get to finish after SIGTERM before they are cut off.
+    shutdown_grace: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -52,9 +62,18 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        defaults = PoolOptions()
         database_url = async_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
         return cls(
             database_url=database_url,
             validate_responses=_flag("TASKS_API_VALIDATE_RESPONSES", default=False),
             cursor_secret=_cursor_secret(os.environ.get("TASKS_API_CURSOR_SECRET"), database_url),
+            pool=PoolOptions(
+                size=int(_number("TASKS_API_DB_POOL_SIZE", defaults.size)),
+                max_overflow=int(_number("TASKS_API_DB_MAX_OVERFLOW", defaults.max_overflow)),
+                checkout_timeout=_number("TASKS_API_DB_POOL_TIMEOUT", defaults.checkout_timeout),
+                connect_timeout=int(_number("TASKS_API_DB_CONNECT_TIMEOUT", defaults.connect_timeout)),
+                statement_timeout_ms=int(_number("TASKS_API_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)),
+            ),
+            shutdown_grace=_number("TASKS_API_SHUTDOWN_GRACE", 30.0),
         )

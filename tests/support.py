@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from tasks_api.settings import async_database_url
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"
 BACKENDS = ("sqlite", "postgresql")
+TASKS_API = str(Path(sys.executable).parent / "tasks-api")
 
 
 def new_user() -> str:
@@ -84,3 +88,91 @@ def running_server(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         listener.close()
+
+
+class ServerProcess:
+    """A ``tasks-api serve`` child process; ``log`` collects its stderr lines (JSON, one per line)."""
+
+    def __init__(self, base_url: str, process: subprocess.Popen[str], log: list[str]) -> None:
+        self.base_url = base_url
+        self.process = process
+        self.log = log
+
+
+def _launch(database_url: str, options: tuple[str, ...], environment: dict[str, str]) -> ServerProcess:
+    port = closed_port()
+    process = subprocess.Popen(
+        [TASKS_API, "serve", "--port", str(port), *options],
+        env={**os.environ, "DATABASE_URL": database_url, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return ServerProcess(f"http://127.0.0.1:{port}", process, [])
+
+
+def _await_start(server: ServerProcess) -> None:
+    stderr = server.process.stderr
+    assert stderr is not None
+    # uvicorn announces the bound socket once start-up is complete.
+    for line in stderr:
+        server.log.append(line)
+        if "Uvicorn running on" in line:
+            break
+    else:
+        raise AssertionError(f"server exited with {server.process.wait()}:\n{''.join(server.log)}")
+    # Keep draining the log so the server can never block on a full pipe.
+    threading.Thread(target=lambda: server.log.extend(stderr), daemon=True).start()
+
+
+@contextmanager
+def serving_together(count: int, database_url: str, *options: str, **environment: str) -> Iterator[list[ServerProcess]]:
+    """Starts ``count`` ``tasks-api serve`` processes at once on free ports; yields when all accept requests."""
+    servers = [_launch(database_url, options, environment) for _ in range(count)]
+    try:
+        for server in servers:
+            _await_start(server)
+        yield servers
+    finally:
+        for server in servers:
+            if server.process.poll() is None:
+                server.process.kill()
+            server.process.wait()
+
+
+@contextmanager
+def serving(database_url: str, *options: str, **environment: str) -> Iterator[ServerProcess]:
+    """Runs ``tasks-api serve`` on a free port until the block ends; yields once it accepts requests."""
+    with serving_together(1, database_url, *options, **environment) as (server,):
+        yield server
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 30, what: str = "condition") -> None:
+    """Polls an observable condition (never a guess about timing) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@contextmanager
+def row_lock(database_url: str, task_id: str) -> Iterator[None]:
+    """Holds a PostgreSQL row lock on a task, so the service's writes to it wait until the block ends."""
+    with psycopg.connect(sync_conninfo(database_url)) as connection:
+        connection.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task_id,))
+        yield
+        connection.rollback()
+
+
+def sync_conninfo(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def waiting_on_locks(database_url: str) -> int:
+    """How many sessions of this database are waiting for a lock right now."""
+    with psycopg.connect(sync_conninfo(database_url), autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+    return int(row[0]) if row else 0

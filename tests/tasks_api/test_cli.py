@@ -6,44 +6,11 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support import closed_port, new_user
-
-TASKS_API = str(Path(sys.executable).parent / "tasks-api")
-
-
-@contextmanager
-def serving(database: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = closed_port()
-    process = subprocess.Popen(
-        [TASKS_API, "serve", "--port", str(port), *options],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        # uvicorn announces the bound socket once start-up is complete.
-        for line in process.stderr:
-            if "Uvicorn running on" in line:
-                break
-        else:
-            raise AssertionError(f"server exited with {process.wait()}")
-        # Keep draining the log so the server can never block on a full pipe.
-        threading.Thread(target=process.stderr.read, daemon=True).start()
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+from tests.support import TASKS_API, new_user, serving
 
 
 def _tables(database: Path) -> set[str]:
@@ -53,7 +20,8 @@ def _tables(database: Path) -> set[str]:
 
 def test_serve_migrates_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     database = tmp_path / "tasks.db"
-    with serving(database) as (base_url, process):
+    with serving(f"sqlite:///{database}") as server:
+        base_url, process = server.base_url, server.process
         user = new_user()
         created = httpx.post(f"{base_url}/api/{user}/tasks", json={"title": "from the CLI"})
         assert created.status_code == 201
@@ -67,8 +35,8 @@ def test_serve_migrates_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> N
 
 def test_serve_with_no_migrate_leaves_the_schema_alone(tmp_path: Path) -> None:
     database = tmp_path / "tasks.db"
-    with serving(database, "--no-migrate") as (base_url, _):
-        assert httpx.get(f"{base_url}/api/openapi.json").status_code == 200
+    with serving(f"sqlite:///{database}", "--no-migrate") as server:
+        assert httpx.get(f"{server.base_url}/api/openapi.json").status_code == 200
     assert "alembic_version" not in _tables(database)
 
 

@@ -1,0 +1,113 @@
+"""Request ids and structured logs: one JSON object per line, each carrying the request id."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Echo only ids that are safe to put in a log line and a header; anything else is replaced.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+access_log = logging.getLogger("tasks_api.access")
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        current_request = request_id.get()
+        if current_request is not None:
+            entry["request_id"] = current_request
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for the service and uvicorn: JSON lines on stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JSONFormatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Replaced by tasks_api.access, which knows the request id and the route.
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
+def operation_paths(specification: Mapping[str, Any]) -> dict[str, str]:
+    """Resolved handler name (as Connexion's routing records it) -> path template with the base path,
+    so logs name routes rather than raw URLs full of ids."""
+    base_path = specification["servers"][0]["url"].rstrip("/")
+    return {
+        f"{operation['x-openapi-router-controller']}.{operation['operationId']}": base_path + path
+        for path, item in specification["paths"].items()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+
+
+class RequestContext:
+    """Gives every request an id (echoed to the client) and writes one access line when it ends."""
+
+    def __init__(self, app: ASGIApp, paths: Mapping[str, str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        current = incoming if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id.set(current)
+        # Shared with Connexion's routing, which records the matched operation in it.
+        extensions = scope.setdefault("extensions", {})
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = current
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            operation_id = extensions.get("connexion_routing", {}).get("operation_id")
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "path": self.paths.get(operation_id) if operation_id else None,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    }
+                },
+            )
+            request_id.reset(token)

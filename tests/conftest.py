@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.terminal import TerminalReporter
 from starlette.testclient import TestClient
 
 from tasks_api.app import create_app
@@ -36,3 +37,19 @@ def settings(database_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with create_app(settings).test_client() as test_client:
         yield test_client
+
+
+_MEASUREMENTS: dict[str, str] = {}
+
+
+@pytest.fixture
+def measured() -> Callable[[str, str], None]:
+    """Records a figure a test measured; they are printed together at the end of the run."""
+    return _MEASUREMENTS.__setitem__
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    if _MEASUREMENTS:
+        terminalreporter.section("measurements")
+        for name, value in _MEASUREMENTS.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -103,6 +103,7 @@ class RequestContext:
                 "request",
                 extra={
                     "fields": {
+                        "request_id": current,
                         "method": scope["method"],
                         "path": self.paths.get(operation_id) if operation_id else None,
                         "status": status,

@@ -16,6 +16,7 @@ from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from tasks_api.problems import ApiProblem, FieldError
@@ -102,6 +103,20 @@ def _validator_for(schema: dict[str, Any], validator_class: type[Draft4Validator
     return cached[1]
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which duplicate wins, so a body with one means different things to different readers.
+    body: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in body:
+            raise _DuplicateKey(key)
+        body[key] = value
+    return body
+
+
 class RequestParameterValidator(ParameterValidator):
     """Reports all bad parameters at once, each in ``field_errors``, as a 400 VALIDATION_ERROR."""
 
@@ -154,16 +169,20 @@ class JSONBodyValidator(JSONRequestBodyValidator):
         raw = b"".join([chunk async for chunk in stream])
         if not raw.strip():
             raise ApiProblem(400, "Request body is required")
+        if "content-type" not in Headers(scope=scope):
+            # Connexion would guess JSON; a body must say what it is.
+            raise ApiProblem(415, "Request body has no Content-Type; send application/json")
         try:
-            text = raw.decode(self._encoding)
-        except LookupError:
-            raise ApiProblem(415, f"Unsupported charset '{self._encoding}'") from None
+            # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1); a charset parameter cannot change that.
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ApiProblem(400, f"Request body is not valid {self._encoding} text") from None
+            raise ApiProblem(400, "Request body is not valid UTF-8") from None
         try:
-            body = json.loads(text)
+            body = json.loads(text, object_pairs_hook=_object_without_duplicate_keys)
         except RecursionError:
             raise ApiProblem(400, "Request body is nested too deeply") from None
+        except _DuplicateKey as duplicate:
+            raise ApiProblem(400, f"Request body is ambiguous: key '{duplicate}' appears twice") from None
         except json.JSONDecodeError as error:
             where = f"line {error.lineno}, column {error.colno}"
             raise ApiProblem(400, f"Request body is not valid JSON: {error.msg} ({where})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,11 +265,17 @@ def unmigrated_client(empty_database_url: str) -> Iterator[TestClient]:
         yield client
 
 
-def test_unexpected_error_is_500_without_internals(unmigrated_client: TestClient) -> None:
+def test_unexpected_error_is_500_without_internals_but_logged_with_them(
+    unmigrated_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     # A reachable database without the schema: the query fails in a way no handler expects.
-    response = unmigrated_client.get(f"/api/{new_user()}/tasks")
+    with caplog.at_level(logging.ERROR, logger="tasks_api.errors"):
+        response = unmigrated_client.get(f"/api/{new_user()}/tasks", headers={"X-Request-ID": "five-hundred"})
 
     problem = assert_problem(response, 500, "SERVER_ERROR")
     assert problem["detail"] == "An unexpected error occurred"
     for leak in ("tasks", "SELECT", "relation", "table"):
-        assert leak not in problem["detail"]
+        assert leak not in response.text
+    (logged,) = [record for record in caplog.records if record.name == "tasks_api.errors"]
+    assert logged.exc_info is not None
+    assert "tasks" in str(logged.exc_info[1])

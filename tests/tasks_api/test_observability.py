@@ -1,0 +1,73 @@
+"""Request ids on every response, and access/error logs as one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+import pytest
+from starlette.testclient import TestClient
+
+from tasks_api.observability import JSONFormatter, request_id
+from tests.support import new_user
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/{user}/tasks"), ("GET", "/api/nope/tasks"), ("DELETE", "/api/{user}/tasks"), ("GET", "/nowhere")],
+)
+def test_every_response_gets_a_fresh_request_id(client: TestClient, method: str, path: str) -> None:
+    first = client.request(method, path.format(user=new_user()))
+    second = client.request(method, path.format(user=new_user()))
+
+    assert re.fullmatch(r"[0-9a-f]{32}", first.headers["x-request-id"])
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("incoming", ["abc-123", "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b", "trace/1:2@edge+x=y"])
+def test_a_valid_incoming_request_id_is_echoed(client: TestClient, incoming: str) -> None:
+    response = client.get(f"/api/{new_user()}/tasks", headers={"X-Request-ID": incoming})
+
+    assert response.headers["x-request-id"] == incoming
+
+
+@pytest.mark.parametrize("incoming", ["", "has space", "x" * 129, 'quote"d', "new\\nline", "ünïcode"])
+def test_an_unsafe_incoming_request_id_is_replaced(client: TestClient, incoming: str) -> None:
+    response = client.get(f"/api/{new_user()}/tasks", headers={"X-Request-ID": incoming.encode("utf-8")})
+
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+def test_access_log_names_the_route_not_the_url(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    user = new_user()
+    with caplog.at_level(logging.INFO, logger="tasks_api.access"):
+        response = client.get(f"/api/{user}/tasks/{new_user()}", headers={"X-Request-ID": "trace-7"})
+
+    (record,) = [record for record in caplog.records if record.name == "tasks_api.access"]
+    line = json.loads(JSONFormatter().format(record))
+    assert line["request_id"] == "trace-7"
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/{user_id}/tasks/{task_id}"
+    assert line["status"] == response.status_code == 404
+    assert line["duration_ms"] >= 0
+    assert user not in json.dumps(line)
+
+
+def test_json_lines_carry_the_request_id_and_the_exception() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        failure = sys.exc_info()
+    record = logging.LogRecord("tasks_api.errors", logging.ERROR, __file__, 1, "failed %s", ("here",), failure)
+    token = request_id.set("req-1")
+    try:
+        text = JSONFormatter().format(record)
+    finally:
+        request_id.reset(token)
+
+    line = json.loads(text)
+    assert "\n" not in text
+    assert (line["level"], line["message"], line["request_id"]) == ("error", "failed here", "req-1")
+    assert "RuntimeError: boom" in line["exception"]

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
-from tests.support import BACKENDS, fresh_database
+from tests.support import BACKENDS, MEASUREMENTS, fresh_database
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -39,17 +39,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-_MEASUREMENTS: dict[str, str] = {}
-
-
 @pytest.fixture
 def measured() -> Callable[[str, str], None]:
     """Records a figure a test measured; they are printed together at the end of the run."""
-    return _MEASUREMENTS.__setitem__
+    return MEASUREMENTS.__setitem__
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
-    if _MEASUREMENTS:
+    if MEASUREMENTS:
         terminalreporter.section("measurements")
-        for name, value in _MEASUREMENTS.items():
+        for name, value in MEASUREMENTS.items():
             terminalreporter.write_line(f"{name}: {value}")

@@ -26,6 +26,8 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"
 BACKENDS = ("sqlite", "postgresql")
 TASKS_API = str(Path(sys.executable).parent / "tasks-api")
+# Figures tests measured, printed at the end of the run (see conftest.py).
+MEASUREMENTS: dict[str, str] = {}
 
 
 def new_user() -> str:

@@ -50,7 +50,7 @@ def test_write_with_the_current_etag_succeeds(client: TestClient, method: str, s
 
 
 @pytest.mark.parametrize(("method", "suffix", "body"), WRITES)
-@pytest.mark.parametrize("stale", ["current-minus-one", 'W/"{current}"', '"999999"', '"not-ours"', "garbage"])
+@pytest.mark.parametrize("stale", ["current-minus-one", 'W/"{current}"', '"999999"', '"not-ours"', '"", "x"'])
 def test_write_with_a_stale_etag_is_412_and_changes_nothing(
     client: TestClient, method: str, suffix: str, body: Any, stale: str
 ) -> None:
@@ -77,6 +77,22 @@ def test_if_match_star_or_a_list_holding_the_current_etag_succeeds(
         url, tag, _ = created(client)
         header = if_match or f'"77", {tag}, W/"1"'
         assert client.request(method, url + suffix, json=body, headers={"If-Match": header}).status_code in (200, 204)
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), WRITES)
+@pytest.mark.parametrize("malformed", ["3", "{current}", '"3" OR 1=1', "W/", '"unterminated', "*, *"])
+def test_a_malformed_if_match_matches_nothing(
+    client: TestClient, method: str, suffix: str, body: Any, malformed: str
+) -> None:
+    url, tag, _ = created(client)
+    before = client.get(url).json()
+
+    response = client.request(
+        method, url + suffix, json=body, headers={"If-Match": malformed.format(current=tag.strip('"'))}
+    )
+
+    assert response.status_code == 412, response.text
+    assert client.get(url).json() == before
 
 
 @pytest.mark.parametrize(("method", "suffix", "body"), WRITES)

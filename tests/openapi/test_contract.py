@@ -40,13 +40,12 @@ def api_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         app = create_app(Settings(database_url=url, validate_responses=True))
         schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
         schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-        BACKEND_OF[id(schema)] = request.param
+        schema.backend = request.param  # type: ignore[attr-defined]
         yield schema
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 CASES: Counter[str] = Counter()
-BACKEND_OF: dict[int, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,14 +57,15 @@ def _report_case_counts() -> Iterator[None]:
 
 @schema.parametrize()
 @FUZZ
-def test_every_operation_honours_the_contract(case: schemathesis.Case[Any]) -> None:
+def test_every_operation_honours_the_contract(case: schemathesis.Case[Any], request: pytest.FixtureRequest) -> None:
     mode = case.meta.generation.mode.value if case.meta else "explicit"
-    CASES[f"{BACKEND_OF[id(case.operation.schema)]}: {case.operation.label} ({mode})"] += 1
+    backend = request.node.callspec.params["api_schema"]
+    CASES[f"{backend}: {case.operation.label} ({mode})"] += 1
     case.call_and_validate()
 
 
 def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> None:
-    backend = BACKEND_OF[id(api_schema)]
+    backend = api_schema.backend  # type: ignore[attr-defined]
 
     class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
         def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:

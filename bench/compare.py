@@ -1,0 +1,338 @@
+"""Benchmark: this service against the FastAPI + SQLModel peer and a raw psycopg floor, in one run.
+
+    uv run --group bench python bench/compare.py [--duration 10] [--warmup 3] [--connections 32]
+
+For each server (one worker each, fresh PostgreSQL database each, free port) it seeds identical data
+through that server's own API, drives it with wrk (installed from Debian's packages if missing) at 32
+connections for each workload after a warm-up, records requests/s, p50/p99 latency, errors and the server
+process's peak RSS, then stops it. Prints a Markdown table and writes bench/results/compare.json.
+BENCH_DATABASE_URL names the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER_DIR = ROOT.parent / "shared" / "bench"
+RESULTS = ROOT / "bench" / "results" / "compare.json"
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+VENV_BIN = Path(sys.executable).parent
+
+WORKLOADS = ["get one", "list 1,000", "create", "toggle", "update"]
+LIST_SIZE = 1000
+USERS, TASKS_PER_USER = 64, 16
+
+LUA = {
+    "get one": """
+local targets = {%(targets)s}
+request = function()
+  return wrk.format("GET", "/api/" .. targets[math.random(#targets)])
+end
+""",
+    "create": """
+local users = {%(users)s}
+request = function()
+  return wrk.format("POST", "/api/" .. users[math.random(#users)] .. "/tasks",
+    {["Content-Type"] = "application/json"}, '{"title": "benchmark task", "description": "created under load"}')
+end
+""",
+    "toggle": """
+local targets = {%(targets)s}
+request = function()
+  return wrk.format("PATCH", "/api/" .. targets[math.random(#targets)] .. "/complete")
+end
+""",
+    "update": """
+local targets = {%(targets)s}
+request = function()
+  return wrk.format("PUT", "/api/" .. targets[math.random(#targets)], {["Content-Type"] = "application/json"},
+    '{"title": "updated under load", "description": null, "is_completed": true}')
+end
+""",
+}
+
+
+@dataclass
+class Result:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    environment: dict[str, str]
+    workloads: list[str]
+    migrate: bool = True
+    # The peer's SQLModel engine needs the driver named; the others take any postgresql:// URL.
+    url_scheme: str = "postgresql"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    )
+    return shutil.which("wrk") or "wrk"
+
+
+@contextmanager
+def fresh_database(label: str) -> Iterator[str]:
+    name = f"tasks_bench_{label}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+    auth = str(params.get("user", "postgres")) + (f":{params['password']}" if params.get("password") else "")
+    try:
+        yield f"postgresql://{auth}@{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set of a process and its children (uvicorn's workers), in MiB."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    total_kb = 0
+    for each in pids:
+        match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{each}/status").read_text())
+        total_kb += int(match.group(1)) if match else 0
+    return total_kb / 1024
+
+
+@contextmanager
+def running(server: Server, database_url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    command = [part.replace("{port}", str(port)) for part in server.command]
+    url = database_url.replace("postgresql://", f"{server.url_scheme}://", 1)
+    environment = {**os.environ, **server.environment, "DATABASE_URL": url}
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        probe = f"http://127.0.0.1:{port}/api/{uuid.uuid4()}/tasks"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(probe, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{server.name} did not start")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+async def seed(base_url: str) -> dict[str, Any]:
+    """The same data through any of the three APIs: one user with 1,000 tasks, 64 users with 16 each."""
+    list_user = str(uuid.uuid4())
+    users = [str(uuid.uuid4()) for _ in range(USERS)]
+    semaphore = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+
+        async def create(user: str, n: int) -> str:
+            async with semaphore:
+                body = {"title": f"task {n}", "description": f"seeded task number {n}" if n % 2 else None}
+                response = await client.post(f"/api/{user}/tasks", json=body)
+                response.raise_for_status()
+                return f"{user}/tasks/{response.json()['id']}"
+
+        await asyncio.gather(*(create(list_user, n) for n in range(LIST_SIZE)))
+        targets = await asyncio.gather(*(create(user, n) for user in users for n in range(TASKS_PER_USER)))
+    return {"list_user": list_user, "users": users, "targets": list(targets)}
+
+
+def wrk(binary: str, url: str, script: Path | None, seconds: float, connections: int) -> Result:
+    command = [binary, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+
+    def latency(percentile: str) -> float:
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        assert match, output
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    errors += sum(int(count) for count in socket_errors.groups()) if socket_errors else 0
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert rate, output
+    return Result(float(rate.group(1)), latency("50"), latency("99"), errors)
+
+
+def scripts(directory: Path, data: dict[str, Any]) -> dict[str, Path | None]:
+    def lua_list(values: list[str]) -> str:
+        return ", ".join(f'"{value}"' for value in values)
+
+    paths: dict[str, Path | None] = {"list 1,000": None}
+    for workload, template in LUA.items():
+        path = directory / f"{workload.replace(' ', '_')}.lua"
+        path.write_text(template % {"targets": lua_list(data["targets"]), "users": lua_list(data["users"])})
+        paths[workload] = path
+    return paths
+
+
+def measure(server: Server, args: argparse.Namespace, binary: str) -> dict[str, Any]:
+    port = free_port()
+    with fresh_database(server.name.split()[0].lower()) as database_url, tempfile.TemporaryDirectory() as scratch:
+        if server.migrate:
+            subprocess.run(
+                [str(VENV_BIN / "tasks-api"), "migrate"],
+                env={**os.environ, "DATABASE_URL": database_url},
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        with running(server, database_url, port) as process:
+            base_url = f"http://127.0.0.1:{port}"
+            data = asyncio.run(seed(base_url))
+            paths = scripts(Path(scratch), data)
+            results: dict[str, Any] = {}
+            for workload in server.workloads:
+                url = f"{base_url}/api/{data['list_user']}/tasks" if workload == "list 1,000" else base_url
+                wrk(binary, url, paths[workload], args.warmup, args.connections)
+                results[workload] = asdict(wrk(binary, url, paths[workload], args.duration, args.connections))
+                print(f"  {server.name}: {workload}: {results[workload]}", file=sys.stderr)
+            results["peak_rss_mb"] = peak_rss_mb(process.pid)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10, help="seconds measured per workload")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of load before each measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    binary = ensure_wrk()
+
+    uvicorn = [
+        str(VENV_BIN / "uvicorn"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--no-access-log",
+    ]
+    servers = [
+        Server(
+            "service",
+            [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "1"],
+            {},
+            WORKLOADS,
+        ),
+        Server(
+            "FastAPI + SQLModel peer",
+            [*uvicorn, "--app-dir", str(PEER_DIR), "peer_fastapi_sqlmodel:app"],
+            {},
+            WORKLOADS,
+            migrate=False,
+            url_scheme="postgresql+psycopg",
+        ),
+        Server(
+            "raw floor", [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:app"], {}, ["get one", "list 1,000"]
+        ),
+        Server(
+            "service, 2 workers",
+            [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "2"],
+            {},
+            ["get one", "list 1,000"],
+        ),
+    ]
+    results = {server.name: measure(server, args, binary) for server in servers}
+    report(results, args)
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    service, peer, floor = results["service"], results["FastAPI + SQLModel peer"], results["raw floor"]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    lines = [
+        f"Machine: {cpu}, {os.cpu_count()} cores; PostgreSQL on the same machine; Python {platform.python_version()};",
+        f"wrk, {args.connections} connections, {args.duration:g} s per workload after {args.warmup:g} s warm-up; "
+        "one worker per server.",
+        "",
+        "| workload | service req/s | p50 / p99 ms | errors | peer req/s | floor req/s | service/peer | service/floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for workload in WORKLOADS:
+        mine, theirs, bare = service[workload], peer[workload], floor.get(workload)
+        floor_cells = (
+            (f"{bare['requests_per_second']:,.0f}", f"{mine['requests_per_second'] / bare['requests_per_second']:.2f}x")
+            if bare
+            else ("—", "—")
+        )
+        lines.append(
+            f"| {workload} | {mine['requests_per_second']:,.0f} | {mine['p50_ms']:.1f} / {mine['p99_ms']:.1f} | "
+            f"{mine['errors']} | {theirs['requests_per_second']:,.0f} | {floor_cells[0]} | "
+            f"{mine['requests_per_second'] / theirs['requests_per_second']:.2f}x | {floor_cells[1]} |"
+        )
+    two = results["service, 2 workers"]
+    lines += [
+        "",
+        f"Peak RSS: service {service['peak_rss_mb']:.0f} MiB, peer {peer['peak_rss_mb']:.0f} MiB, "
+        f"floor {floor['peak_rss_mb']:.0f} MiB; service with 2 workers {two['peak_rss_mb']:.0f} MiB in all.",
+        f"Errors: peer {sum(peer[w]['errors'] for w in WORKLOADS)}, floor "
+        f"{sum(floor[w]['errors'] for w in ('get one', 'list 1,000'))}.",
+        "",
+        "| workload | 1 worker req/s | 2 workers req/s | scaling |",
+        "|---|---|---|---|",
+    ]
+    for workload in ("get one", "list 1,000"):
+        one, both = service[workload]["requests_per_second"], two[workload]["requests_per_second"]
+        lines.append(f"| {workload} | {one:,.0f} | {both:,.0f} | {both / one:.2f}x |")
+    print("\n".join(lines))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

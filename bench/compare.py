@@ -300,7 +300,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"wrk, {args.connections} connections, {args.duration:g} s per workload after {args.warmup:g} s warm-up; "
         "one worker per server.",
         "",
-        "| workload | service req/s | p50 / p99 ms | errors | peer req/s | floor req/s | service/peer | service/floor |",
+        "| workload | service req/s | p50 / p99 ms | errors | peer req/s | floor req/s | service/peer"
+        " | service/floor |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for workload in WORKLOADS:

@@ -64,6 +64,9 @@ def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
     engine = create_async_engine(
         url,
+        # Every operation of this service is one statement, atomic on its own: autocommit spares each
+        # request the BEGIN and COMMIT round trips.
+        isolation_level="AUTOCOMMIT",
         # A connection that died with a database restart is noticed at checkout and replaced.
         pool_pre_ping=True,
         pool_size=pool.size,
@@ -92,9 +95,13 @@ class Database:
         self.engine = create_engine(url, pool)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """Commits when the block succeeds, rolls back when it raises."""
-        async with self.engine.begin() as connection:
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """The request's one pooled connection, returned to the pool when the block ends, whatever happens.
+
+        Statements commit as they complete (autocommit): each operation is a single statement, so a write is
+        applied entirely or not at all and there is never a transaction left to roll back.
+        """
+        async with self.engine.connect() as connection:
             yield connection
 
     async def dispose(self) -> None:

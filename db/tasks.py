@@ -1,4 +1,9 @@
-"""All task queries. Every statement is scoped to one user: another user's task does not exist."""
+"""All task queries. Every statement is scoped to one user: another user's task does not exist.
+
+Statements are built once with bind parameters, so a request only supplies values and SQLAlchemy's compiled
+cache always hits. Each operation is a single statement, atomic on its own. Results leave this module as
+JSON bytes; on PostgreSQL the database renders them (``db.documents``), elsewhere Python does.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,32 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, NoReturn, TypedDict
+from functools import lru_cache
+from typing import Any, NamedTuple, NoReturn
 
+import orjson
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
-    Result,
+    Delete,
     Row,
     Select,
+    bindparam,
     delete,
+    false,
     func,
     insert,
-    literal,
     not_,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import InstrumentedAttribute
 
+from db.documents import list_page_document, task_document
 from db.models import Task, TaskCount
 
 
@@ -37,18 +48,9 @@ class PreconditionFailed(Exception):
     """The task exists, but not at any of the versions the write was conditional on."""
 
 
-class TaskJSON(TypedDict):
-    id: str
-    title: str
-    description: str | None
-    is_completed: bool
-    created_at: str
-    updated_at: str
-    user_id: str
-
-
 class VersionedTask(NamedTuple):
-    task: TaskJSON
+    id: str
+    json: bytes
     version: int
 
 
@@ -63,7 +65,7 @@ class ListQuery:
 
 
 class Page(NamedTuple):
-    items: list[TaskJSON]
+    items_json: bytes  # a JSON array of tasks
     total: int  # tasks matching the filters, on every page
     # Where the next page starts, or None when this page is the last.
     last: tuple[str, str] | None
@@ -84,13 +86,46 @@ _SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
     "updated_at": Task.updated_at,
     "title": Task.title,
 }
+_LIKE_ESCAPE = "/"
+
+_OWNED = (Task.id == bindparam("task"), Task.user_id == bindparam("owner"))
+_AT_VERSION = Task.version.in_(bindparam("versions", expanding=True))
+_BUMP = {"updated_at": bindparam("now"), "version": Task.version + 1}
+_EXISTS = select(Task.id).where(*_OWNED)
+
+
+def _statements(returning: tuple[Any, ...]) -> dict[str, Any]:
+    """Every single-task statement, returning either columns (rendered in Python) or a document."""
+    replace = (
+        update(Task)
+        .where(*_OWNED)
+        .values(
+            title=bindparam("new_title"),
+            description=bindparam("new_description"),
+            is_completed=bindparam("new_is_completed"),
+            **_BUMP,
+        )
+    )
+    toggle = update(Task).where(*_OWNED).values(is_completed=not_(Task.is_completed), **_BUMP)
+    return {
+        "get": select(*returning).where(*_OWNED),
+        "replace": replace.returning(*returning),
+        "replace if": replace.where(_AT_VERSION).returning(*returning),
+        "toggle": toggle.returning(*returning),
+        "toggle if": toggle.where(_AT_VERSION).returning(*returning),
+    }
+
+
+_PYTHON = _statements(_COLUMNS)
+_POSTGRESQL = _statements((Task.id, task_document().label("document"), Task.version))
+_DELETE: dict[bool, Delete] = {False: delete(Task).where(*_OWNED), True: delete(Task).where(*_OWNED, _AT_VERSION)}
 
 
 def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _to_json(row: Row[Any]) -> TaskJSON:
+def _task_dict(row: Row[Any]) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "title": row.title,
@@ -102,74 +137,83 @@ def _to_json(row: Row[Any]) -> TaskJSON:
     }
 
 
-def _owned(user_id: uuid.UUID, task_id: uuid.UUID) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return Task.id == task_id, Task.user_id == user_id
+def _renders_json(connection: AsyncConnection) -> bool:
+    return connection.dialect.name == "postgresql"
 
 
-async def _one(
-    connection: AsyncConnection, result: Result[Any], user_id: uuid.UUID, task_id: uuid.UUID
+def _versioned(connection: AsyncConnection, row: Row[Any]) -> VersionedTask:
+    if _renders_json(connection):
+        return VersionedTask(str(row.id), row.document.encode(), row.version)
+    return VersionedTask(str(row.id), orjson.dumps(_task_dict(row)), row.version)
+
+
+async def _single(
+    connection: AsyncConnection, name: str, params: dict[str, Any], versions: Collection[int] | None = None
 ) -> VersionedTask:
-    row = result.first()
+    statements = _POSTGRESQL if _renders_json(connection) else _PYTHON
+    if versions is not None:
+        name, params = f"{name} if", {**params, "versions": list(versions)}
+    row = (await connection.execute(statements[name], params)).first()
     if row is None:
-        await _explain_missing_row(connection, user_id, task_id)
-    return VersionedTask(_to_json(row), row.version)
+        await _explain_missing_row(connection, params)
+    return _versioned(connection, row)
 
 
-async def _explain_missing_row(connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID) -> NoReturn:
-    """A conditional write that matched no row: the task is gone, or it is at another version."""
-    exists = (await connection.execute(select(Task.id).where(*_owned(user_id, task_id)))).first()
+async def _explain_missing_row(connection: AsyncConnection, params: dict[str, Any]) -> NoReturn:
+    """A write that matched no row: the task is gone, or it is at another version than required."""
+    exists = "versions" in params and (await connection.execute(_EXISTS, params)).first() is not None
     raise PreconditionFailed if exists else TaskNotFound
 
 
-def _versioned(user_id: uuid.UUID, task_id: uuid.UUID, versions: Collection[int] | None) -> list[ColumnElement[bool]]:
-    conditions = list(_owned(user_id, task_id))
-    if versions is not None:
-        conditions.append(Task.version.in_(versions))
-    return conditions
+def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
+    return _SORT_KEYS[sort.removeprefix("-")], sort.startswith("-")
 
 
-async def _update(
-    connection: AsyncConnection,
-    user_id: uuid.UUID,
-    task_id: uuid.UUID,
-    versions: Collection[int] | None,
-    **values: object,
-) -> VersionedTask:
-    statement = (
-        update(Task)
-        .where(*_versioned(user_id, task_id, versions))
-        .values(**values, updated_at=datetime.now(UTC), version=Task.version + 1)
-        .returning(*_COLUMNS)
-    )
-    return await _one(connection, await connection.execute(statement), user_id, task_id)
-
-
-def _filters(user_id: uuid.UUID, query: ListQuery) -> list[ColumnElement[bool]]:
-    filters = [Task.user_id == user_id]
-    if query.completed is not None:
-        filters.append(Task.is_completed == query.completed)
-    if query.search is not None:
-        # autoescape makes %, _ and the escape character literal: a search, never a pattern.
+def _filters(completed: bool | None, search: bool) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner")]
+    if completed is not None:
+        filters.append(Task.is_completed == (true() if completed else false()))
+    if search:
+        pattern: BindParameter[str] = bindparam("pattern")
         filters.append(
             or_(
-                Task.title.icontains(query.search, autoescape=True),
-                Task.description.icontains(query.search, autoescape=True),
+                func.lower(Task.title).like(pattern, escape=_LIKE_ESCAPE),
+                func.lower(Task.description).like(pattern, escape=_LIKE_ESCAPE),
             )
         )
     return filters
 
 
-def _count(user_id: uuid.UUID, query: ListQuery) -> ColumnElement[int]:
-    """Tasks matching the filters: from the trigger-kept counters where they answer, else counted."""
-    if query.search is not None:
-        return select(func.count()).select_from(Task).where(*_filters(user_id, query)).scalar_subquery()
+def _total(completed: bool | None, search: bool) -> ColumnElement[int]:
+    """How many tasks match the filters: from the trigger-kept counters where they answer, else counted."""
+    if search:
+        return select(func.count()).select_from(Task).where(*_filters(completed, search)).scalar_subquery()
     counter = {None: TaskCount.total, True: TaskCount.completed, False: TaskCount.total - TaskCount.completed}
-    stored = select(counter[query.completed]).where(TaskCount.user_id == user_id).scalar_subquery()
+    stored = select(counter[completed]).where(TaskCount.user_id == bindparam("owner")).scalar_subquery()
     return func.coalesce(stored, 0)
 
 
-def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
-    return _SORT_KEYS[sort.removeprefix("-")], sort.startswith("-")
+@lru_cache(maxsize=256)
+def list_statement(sort: str, completed: bool | None, search: bool, after: bool, render_json: bool) -> Select[Any]:
+    """The list for one shape of query (filters, sort, first page or not), built once per shape.
+
+    It reads one row beyond ``:limit`` to tell whether another page follows, and counts the matching tasks in
+    the same statement, so a page and its ``count`` come from one snapshot.
+    """
+    key, descending = _sort_key(sort)
+    conditions = _filters(completed, search)
+    if after:
+        position = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id", type_=Task.id.type))
+        conditions.append(tuple_(key, Task.id) < position if descending else tuple_(key, Task.id) > position)
+    order = (key.desc(), Task.id.desc()) if descending else (key.asc(), Task.id.asc())
+    if render_json:
+        return list_page_document(conditions, order, key, _total(completed, search))
+    return (
+        select(*_COLUMNS, _total(completed, search).label("matching"))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("fetch"))
+    )
 
 
 def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
@@ -180,34 +224,48 @@ def _key_to_text(value: Any) -> str:
     return _timestamp(value) if isinstance(value, datetime) else str(value)
 
 
-def list_statement(user_id: uuid.UUID, query: ListQuery) -> Select[Any]:
-    """One page (plus one row, to tell whether another page follows) and the total, in one snapshot."""
-    key, descending = _sort_key(query.sort)
-    conditions = _filters(user_id, query)
+def _search_pattern(search: str) -> str:
+    escaped = search.lower().replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+    # %, _ and the escape character itself are literal: a search, never a pattern.
+    return "%" + escaped.replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_") + "%"
+
+
+def list_params(user_id: uuid.UUID, query: ListQuery) -> dict[str, Any]:
+    params: dict[str, Any] = {"owner": user_id, "fetch": query.limit + 1, "limit": query.limit}
+    if query.search is not None:
+        params["pattern"] = _search_pattern(query.search)
     if query.after is not None:
-        after_key, after_id = query.after
-        position = tuple_(literal(_key_from_text(key, after_key), key.type), literal(uuid.UUID(after_id), Task.id.type))
-        conditions.append(tuple_(key, Task.id) < position if descending else tuple_(key, Task.id) > position)
-    order = (key.desc(), Task.id.desc()) if descending else (key.asc(), Task.id.asc())
-    return (
-        select(*_COLUMNS, _count(user_id, query).label("matching"))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(query.limit + 1)
-    )
+        key, _ = _sort_key(query.sort)
+        params["after_key"] = _key_from_text(key, query.after[0])
+        params["after_id"] = uuid.UUID(query.after[1])
+    return params
 
 
 async def list_tasks(connection: AsyncConnection, user_id: uuid.UUID, query: ListQuery) -> Page:
-    rows = (await connection.execute(list_statement(user_id, query))).all()
+    render_json = _renders_json(connection)
+    statement = list_statement(
+        query.sort, query.completed, query.search is not None, query.after is not None, render_json
+    )
+    result = await connection.execute(statement, list_params(user_id, query))
+    if render_json:
+        page = result.one()
+        last = (page.last_key, page.last_id) if page.fetched > query.limit else None
+        return Page(page.items.encode(), page.matching, last)
+    rows = result.all()
     if not rows:
-        count = (await connection.execute(select(_count(user_id, query)))).scalar_one()
-        return Page([], count, None)
-    page = rows[: query.limit]
+        total = (
+            await connection.execute(
+                select(_total(query.completed, query.search is not None)),
+                {"owner": user_id, **({"pattern": _search_pattern(query.search)} if query.search is not None else {})},
+            )
+        ).scalar_one()
+        return Page(b"[]", total, None)
+    page_rows = rows[: query.limit]
     last = None
     if len(rows) > query.limit:
         key, _ = _sort_key(query.sort)
-        last = (_key_to_text(page[-1]._mapping[key.key]), str(page[-1].id))
-    return Page([_to_json(row) for row in page], rows[0].matching, last)
+        last = (_key_to_text(page_rows[-1]._mapping[key.key]), str(page_rows[-1].id))
+    return Page(orjson.dumps([_task_dict(row) for row in page_rows]), rows[0].matching, last)
 
 
 async def create_task(
@@ -215,19 +273,9 @@ async def create_task(
 ) -> VersionedTask:
     now = datetime.now(UTC)
     task_id = uuid.uuid4()
-    await connection.execute(
-        insert(Task).values(
-            id=task_id,
-            user_id=user_id,
-            title=title,
-            description=description,
-            is_completed=False,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
-    )
-    task: TaskJSON = {
+    values = {"id": task_id, "user_id": user_id, "title": title, "description": description}
+    await connection.execute(insert(Task), {**values, "is_completed": False, "created_at": now, "updated_at": now})
+    task = {
         "id": str(task_id),
         "title": title,
         "description": description,
@@ -236,14 +284,11 @@ async def create_task(
         "updated_at": _timestamp(now),
         "user_id": str(user_id),
     }
-    return VersionedTask(task, 1)
+    return VersionedTask(str(task_id), orjson.dumps(task), 1)
 
 
 async def get_task(connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
-    row = (await connection.execute(select(*_COLUMNS).where(*_owned(user_id, task_id)))).first()
-    if row is None:
-        raise TaskNotFound
-    return VersionedTask(_to_json(row), row.version)
+    return await _single(connection, "get", {"owner": user_id, "task": task_id})
 
 
 async def update_task(
@@ -257,21 +302,30 @@ async def update_task(
     versions: Collection[int] | None = None,
 ) -> VersionedTask:
     """Replace the task; with ``versions``, only if it is currently at one of them."""
-    return await _update(
-        connection, user_id, task_id, versions, title=title, description=description, is_completed=is_completed
-    )
+    params = {
+        "owner": user_id,
+        "task": task_id,
+        "now": datetime.now(UTC),
+        "new_title": title,
+        "new_description": description,
+        "new_is_completed": is_completed,
+    }
+    return await _single(connection, "replace", params, versions)
 
 
 async def toggle_task(
     connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> VersionedTask:
     # The flip happens inside the UPDATE, so concurrent toggles serialise on the row and none is lost.
-    return await _update(connection, user_id, task_id, versions, is_completed=not_(Task.is_completed))
+    return await _single(connection, "toggle", {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}, versions)
 
 
 async def delete_task(
     connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> None:
-    result = await connection.execute(delete(Task).where(*_versioned(user_id, task_id, versions)))
+    params: dict[str, Any] = {"owner": user_id, "task": task_id}
+    if versions is not None:
+        params["versions"] = list(versions)
+    result = await connection.execute(_DELETE[versions is not None], params)
     if result.rowcount == 0:
-        await _explain_missing_row(connection, user_id, task_id)
+        await _explain_missing_row(connection, params)

@@ -24,7 +24,7 @@ async def ready() -> Reply:
     """Ready when the database answers and its schema is at the revision this code expects."""
     database: Database = request.state.database
     expected: str = request.state.schema_head
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         revision = await schema_revision(connection)
     if revision != expected:
         raise ApiProblem(503, f"Database schema is at {revision or 'no revision'}, expected {expected}")

@@ -1,22 +1,24 @@
-"""Handlers for /api/{user_id}/tasks. Connexion has validated every argument against the spec."""
+"""Handlers for /api/{user_id}/tasks. Connexion has validated every argument against the spec.
+
+The data layer hands back JSON bytes (rendered by PostgreSQL where it can), so handlers answer with them as
+they are instead of letting Connexion serialise a dict again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+import orjson
 from connexion import request
-from connexion.lifecycle import ConnexionResponse
+from starlette.responses import Response
 
 from db import tasks
 from db.database import Database
 from tasks_api.cursor import CursorCodec
 from tasks_api.etags import etag, if_match_versions, if_none_match_hits
 
-# Explicit, because these operations also declare problem+json responses (connexion#1956).
-JSON = {"Content-Type": "application/json"}
-
-Reply = tuple[Any, int, dict[str, str]]
+JSON = "application/json"
 
 
 def _database() -> Database:
@@ -33,8 +35,8 @@ def _if_match() -> frozenset[int] | None:
     return if_match_versions(request.headers.get("if-match"))
 
 
-def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) -> Reply:
-    return stored.task, status, {**JSON, "ETag": etag(stored.version), **headers}
+def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) -> Response:
+    return Response(stored.json, status, {"ETag": etag(stored.version), **headers}, media_type=JSON)
 
 
 async def list_tasks(
@@ -44,33 +46,34 @@ async def list_tasks(
     completed: bool | None = None,
     q: str | None = None,
     cursor: str | None = None,
-) -> Reply:
+) -> Response:
     # A cursor is only good for the list it came from: same user, filters and sort.
     scope = f"{UUID(user_id)}|{sort}|{completed}|{q}"
     after = _cursors().decode(cursor, scope) if cursor is not None else None
     query = tasks.ListQuery(completed=completed, search=q, sort=sort, limit=limit, after=after)
-    async with _database().transaction() as connection:
+    async with _database().connection() as connection:
         page = await tasks.list_tasks(connection, UUID(user_id), query)
     next_cursor = _cursors().encode(page.last, scope) if page.last is not None else None
-    return {"items": page.items, "count": page.total, "next_cursor": next_cursor}, 200, JSON
+    envelope = b'{"items":%b,"count":%d,"next_cursor":%b}' % (page.items_json, page.total, orjson.dumps(next_cursor))
+    return Response(envelope, 200, media_type=JSON)
 
 
-async def create_task(user_id: str, body: dict[str, Any]) -> Reply:
-    async with _database().transaction() as connection:
+async def create_task(user_id: str, body: dict[str, Any]) -> Response:
+    async with _database().connection() as connection:
         stored = await tasks.create_task(connection, UUID(user_id), body["title"], body.get("description"))
-    return _task_reply(stored, 201, Location=f"{request.url.path}/{stored.task['id']}")
+    return _task_reply(stored, 201, Location=f"{request.url.path}/{stored.id}")
 
 
-async def get_task(user_id: str, task_id: str) -> Reply | ConnexionResponse:
-    async with _database().transaction() as connection:
+async def get_task(user_id: str, task_id: str) -> Response:
+    async with _database().connection() as connection:
         stored = await tasks.get_task(connection, UUID(user_id), UUID(task_id))
     if if_none_match_hits(request.headers.get("if-none-match"), stored.version):
-        return ConnexionResponse(status_code=304, headers={"ETag": etag(stored.version)})
+        return Response(status_code=304, headers={"ETag": etag(stored.version)})
     return _task_reply(stored)
 
 
-async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Reply:
-    async with _database().transaction() as connection:
+async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Response:
+    async with _database().connection() as connection:
         stored = await tasks.update_task(
             connection,
             UUID(user_id),
@@ -83,13 +86,13 @@ async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Reply
     return _task_reply(stored)
 
 
-async def delete_task(user_id: str, task_id: str) -> ConnexionResponse:
-    async with _database().transaction() as connection:
+async def delete_task(user_id: str, task_id: str) -> Response:
+    async with _database().connection() as connection:
         await tasks.delete_task(connection, UUID(user_id), UUID(task_id), versions=_if_match())
-    return ConnexionResponse(status_code=204)
+    return Response(status_code=204)
 
 
-async def toggle_task(user_id: str, task_id: str) -> Reply:
-    async with _database().transaction() as connection:
+async def toggle_task(user_id: str, task_id: str) -> Response:
+    async with _database().connection() as connection:
         stored = await tasks.toggle_task(connection, UUID(user_id), UUID(task_id), versions=_if_match())
     return _task_reply(stored)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from db.database import sync_url
-from db.tasks import ListQuery, list_statement
+from db.tasks import ListQuery, list_params, list_statement
 from tasks_api.migrations import upgrade_to_head
 from tests.support import fresh_database
 
@@ -51,9 +51,11 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _explain(engine: Engine, query: ListQuery) -> list[dict[str, Any]]:
-    compiled = list_statement(BIG_USER, query).compile(dialect=engine.dialect)
+    statement = list_statement(query.sort, query.completed, query.search is not None, query.after is not None, True)
+    compiled = statement.compile(dialect=engine.dialect)
+    params = {**compiled.params, **list_params(BIG_USER, query)}
     with engine.connect() as connection:
-        explained = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+        explained = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params).scalar_one()
     return list(_plan_nodes(explained[0]["Plan"]))
 
 

@@ -1,7 +1,7 @@
 """The raw floor: the least Python that can answer get-one and list for this schema on PostgreSQL.
 
-Bare ASGI, a psycopg 3 async pool in autocommit, no validation, and the same SQL as the service, with
-PostgreSQL building the JSON. It measures the physical limit of Python + PostgreSQL for this work, so
+Bare ASGI, a psycopg 3 async pool in autocommit, no validation, and the same SQL as the service (its
+SQLAlchemy statements, compiled once at import), with PostgreSQL building the JSON. It measures the physical limit of Python + PostgreSQL for this work, so
 ``bench/compare.py`` can say how close the service comes to it. Also takes POST, only so that the benchmark
 can seed it through its own API. Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench``.
 """
@@ -14,25 +14,24 @@ import uuid
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.dialects import postgresql
 
-TIMESTAMP = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
-DOCUMENT = f"""json_build_object(
-    'id', id, 'title', title, 'description', description, 'is_completed', is_completed,
-    'created_at', to_char(created_at AT TIME ZONE 'UTC', {TIMESTAMP}),
-    'updated_at', to_char(updated_at AT TIME ZONE 'UTC', {TIMESTAMP}),
-    'user_id', user_id)"""
-GET_ONE = f"SELECT {DOCUMENT}::text FROM tasks WHERE id = %s AND user_id = %s"
-LIST = f"""
-    SELECT json_build_object(
-        'items', coalesce(json_agg(page.document ORDER BY page.created_at DESC, page.id DESC), '[]'::json),
-        'count', (SELECT coalesce(sum(total), 0) FROM task_counts WHERE user_id = %s),
-        'next_cursor', NULL)::text
-    FROM (SELECT {DOCUMENT} AS document, created_at, id FROM tasks WHERE user_id = %s
-          ORDER BY created_at DESC, id DESC LIMIT 1000) AS page
-"""
+from db.documents import task_document
+from db.tasks import _POSTGRESQL, list_statement
+
+def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
+    """The service's own statement compiled once, so both run exactly the same SQL; with its constants."""
+    compiled = statement.compile(dialect=postgresql.psycopg.dialect())
+    return str(compiled), dict(compiled.params)
+
+
+GET_ONE, GET_ONE_CONSTANTS = _sql(_POSTGRESQL["get"])
+LIST, LIST_CONSTANTS = _sql(list_statement("-created_at", None, False, False, True))
+DOCUMENT, _ = _sql(task_document())
 CREATE = f"""
     INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at, version)
-    VALUES (%s, %s, %s, %s, false, now(), now(), 1) RETURNING {DOCUMENT}::text
+    VALUES (%(id)s, %(owner)s, %(title)s, %(description)s, false, now(), now(), 1)
+    RETURNING {DOCUMENT}
 """
 
 pool = AsyncConnectionPool(
@@ -73,13 +72,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     parts = scope["path"].strip("/").split("/")  # api, user, tasks[, task]
     async with pool.connection() as connection:
         if scope["method"] == "GET" and len(parts) == 4:
-            row = await (await connection.execute(GET_ONE, (parts[3], parts[1]))).fetchone()
-            await _send(send, 200 if row else 404, row[0].encode() if row else b"{}")
+            row = await (await connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "task": parts[3], "owner": parts[1]})).fetchone()
+            await _send(send, 200 if row else 404, row[1].encode() if row else b"{}")
         elif scope["method"] == "GET":
-            row = await (await connection.execute(LIST, (parts[1], parts[1]))).fetchone()
-            await _send(send, 200, row[0].encode() if row else b"{}")
+            params = {**LIST_CONSTANTS, "owner": parts[1], "fetch": 1001, "limit": 1000}
+            row = await (await connection.execute(LIST, params)).fetchone()
+            assert row is not None
+            items, _fetched, _last_key, _last_id, total = row
+            await _send(send, 200, b'{"items":%b,"count":%d,"next_cursor":null}' % (items.encode(), total))
         else:
             body = json.loads(await _read_body(receive))
-            values = (uuid.uuid4(), parts[1], body["title"], body.get("description"))
+            values = {"id": uuid.uuid4(), "owner": parts[1], "title": body["title"], "description": body.get("description")}
             row = await (await connection.execute(CREATE, values)).fetchone()
             await _send(send, 201, row[0].encode() if row else b"{}")

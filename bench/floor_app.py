@@ -1,9 +1,9 @@
 """The raw floor: the least Python that can answer get-one and list for this schema on PostgreSQL.
 
 Bare ASGI, a psycopg 3 async pool in autocommit, no validation, and the same SQL as the service (its
-SQLAlchemy statements, compiled once at import), with PostgreSQL building the JSON. It measures the physical limit of Python + PostgreSQL for this work, so
-``bench/compare.py`` can say how close the service comes to it. Also takes POST, only so that the benchmark
-can seed it through its own API. Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench``.
+SQLAlchemy statements, compiled once at import), with PostgreSQL building the JSON. It measures the
+physical limit of Python + PostgreSQL for this work, so ``bench/compare.py`` can say how close the
+service comes to it. Also takes POST, only so that the benchmark can seed it through its own API. Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from sqlalchemy.dialects import postgresql
 from db.documents import task_document
 from db.tasks import _POSTGRESQL, list_statement
 
+
 def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
     """The service's own statement compiled once, so both run exactly the same SQL; with its constants."""
-    compiled = statement.compile(dialect=postgresql.psycopg.dialect())
+    compiled = statement.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
     return str(compiled), dict(compiled.params)
 
 
@@ -72,7 +73,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     parts = scope["path"].strip("/").split("/")  # api, user, tasks[, task]
     async with pool.connection() as connection:
         if scope["method"] == "GET" and len(parts) == 4:
-            row = await (await connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "task": parts[3], "owner": parts[1]})).fetchone()
+            row = await (
+                await connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "task": parts[3], "owner": parts[1]})
+            ).fetchone()
             await _send(send, 200 if row else 404, row[1].encode() if row else b"{}")
         elif scope["method"] == "GET":
             params = {**LIST_CONSTANTS, "owner": parts[1], "fetch": 1001, "limit": 1000}
@@ -82,6 +85,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await _send(send, 200, b'{"items":%b,"count":%d,"next_cursor":null}' % (items.encode(), total))
         else:
             body = json.loads(await _read_body(receive))
-            values = {"id": uuid.uuid4(), "owner": parts[1], "title": body["title"], "description": body.get("description")}
+            values = {
+                "id": uuid.uuid4(),
+                "owner": parts[1],
+                "title": body["title"],
+                "description": body.get("description"),
+            }
             row = await (await connection.execute(CREATE, values)).fetchone()
             await _send(send, 201, row[0].encode() if row else b"{}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import psycopg
 from sqlalchemy import exc
 
 # SQLite reports both "cannot open the file" and "no such table" as OperationalError; its result
@@ -18,6 +19,10 @@ _SQLITE_TRANSIENT = {
 }
 
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    # psycopg's OperationalError covers refused connections, broken ones, statement timeouts and the pool's
+    # checkout timeout; its other errors (a missing table, say) are bugs.
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     exc.DBAPIError,
     exc.TimeoutError,
     exc.DisconnectionError,
@@ -27,6 +32,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, psycopg.Error):
+        return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
     if not isinstance(error, exc.DBAPIError):
         return isinstance(error, UNAVAILABLE_ERRORS)
     if error.connection_invalidated:

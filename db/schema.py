@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
+
+from db.database import Connection
+
+_VERSION_TABLE_EXISTS = {
+    "postgresql": text("SELECT to_regclass('alembic_version') IS NOT NULL AS present"),
+    "sqlite": text(
+        "SELECT count(*) > 0 AS present FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ),
+}
+_CURRENT_REVISION = text("SELECT version_num FROM alembic_version")
 
 
-def _has_version_table(connection: Connection) -> bool:
-    return inspect(connection).has_table("alembic_version")
-
-
-async def schema_revision(connection: AsyncConnection) -> str | None:
+async def schema_revision(connection: Connection) -> str | None:
     """Alembic's current revision, or None for a database that was never migrated."""
-    if not await connection.run_sync(_has_version_table):
+    table = await connection.fetch_one(_VERSION_TABLE_EXISTS[connection.dialect], {})
+    if table is None or not table.present:
         return None
-    revision: str | None = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    return revision
+    row = await connection.fetch_one(_CURRENT_REVISION, {})
+    return str(row.version_num) if row is not None else None

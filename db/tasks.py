@@ -18,9 +18,10 @@ import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Delete,
+    Integer,
     Row,
     Select,
+    any_,
     bindparam,
     delete,
     false,
@@ -33,9 +34,10 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
+from db.database import Connection
 from db.documents import list_page_document, task_document
 from db.models import Task, TaskCount
 
@@ -89,12 +91,26 @@ _SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
 _LIKE_ESCAPE = "/"
 
 _OWNED = (Task.id == bindparam("task"), Task.user_id == bindparam("owner"))
-_AT_VERSION = Task.version.in_(bindparam("versions", expanding=True))
+# PostgreSQL statements are compiled once to fixed SQL, so there the version list is one array parameter.
+_AT_VERSION = {
+    "portable": Task.version.in_(bindparam("versions", expanding=True)),
+    "postgresql": Task.version == any_(bindparam("versions", type_=ARRAY(Integer))),
+}
 _BUMP = {"updated_at": bindparam("now"), "version": Task.version + 1}
 _EXISTS = select(Task.id).where(*_OWNED)
+_INSERT = insert(Task).values(
+    id=bindparam("new_id"),
+    user_id=bindparam("owner"),
+    title=bindparam("new_title"),
+    description=bindparam("new_description"),
+    is_completed=false(),
+    created_at=bindparam("now"),
+    updated_at=bindparam("now"),
+    version=1,
+)
 
 
-def _statements(returning: tuple[Any, ...]) -> dict[str, Any]:
+def _statements(returning: tuple[Any, ...], at_version: ColumnElement[bool]) -> dict[str, Any]:
     """Every single-task statement, returning either columns (rendered in Python) or a document."""
     replace = (
         update(Task)
@@ -110,15 +126,16 @@ def _statements(returning: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "get": select(*returning).where(*_OWNED),
         "replace": replace.returning(*returning),
-        "replace if": replace.where(_AT_VERSION).returning(*returning),
+        "replace if": replace.where(at_version).returning(*returning),
         "toggle": toggle.returning(*returning),
-        "toggle if": toggle.where(_AT_VERSION).returning(*returning),
+        "toggle if": toggle.where(at_version).returning(*returning),
+        "delete": delete(Task).where(*_OWNED),
+        "delete if": delete(Task).where(*_OWNED, at_version),
     }
 
 
-_PYTHON = _statements(_COLUMNS)
-_POSTGRESQL = _statements((Task.id, task_document().label("document"), Task.version))
-_DELETE: dict[bool, Delete] = {False: delete(Task).where(*_OWNED), True: delete(Task).where(*_OWNED, _AT_VERSION)}
+_PYTHON = _statements(_COLUMNS, _AT_VERSION["portable"])
+_POSTGRESQL = _statements((Task.id, task_document().label("document"), Task.version), _AT_VERSION["postgresql"])
 
 
 def _timestamp(moment: datetime) -> str:
@@ -137,31 +154,38 @@ def _task_dict(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _renders_json(connection: AsyncConnection) -> bool:
-    return connection.dialect.name == "postgresql"
+def _renders_json(connection: Connection) -> bool:
+    return connection.dialect == "postgresql"
 
 
-def _versioned(connection: AsyncConnection, row: Row[Any]) -> VersionedTask:
+def _versioned(connection: Connection, row: Any) -> VersionedTask:
     if _renders_json(connection):
         return VersionedTask(str(row.id), row.document.encode(), row.version)
     return VersionedTask(str(row.id), orjson.dumps(_task_dict(row)), row.version)
 
 
-async def _single(
-    connection: AsyncConnection, name: str, params: dict[str, Any], versions: Collection[int] | None = None
-) -> VersionedTask:
+def _statement(
+    connection: Connection, name: str, versions: Collection[int] | None, params: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
     statements = _POSTGRESQL if _renders_json(connection) else _PYTHON
-    if versions is not None:
-        name, params = f"{name} if", {**params, "versions": list(versions)}
-    row = (await connection.execute(statements[name], params)).first()
+    if versions is None:
+        return statements[name], params
+    return statements[f"{name} if"], {**params, "versions": list(versions)}
+
+
+async def _single(
+    connection: Connection, name: str, params: dict[str, Any], versions: Collection[int] | None = None
+) -> VersionedTask:
+    statement, params = _statement(connection, name, versions, params)
+    row = await connection.fetch_one(statement, params)
     if row is None:
         await _explain_missing_row(connection, params)
     return _versioned(connection, row)
 
 
-async def _explain_missing_row(connection: AsyncConnection, params: dict[str, Any]) -> NoReturn:
+async def _explain_missing_row(connection: Connection, params: dict[str, Any]) -> NoReturn:
     """A write that matched no row: the task is gone, or it is at another version than required."""
-    exists = "versions" in params and (await connection.execute(_EXISTS, params)).first() is not None
+    exists = "versions" in params and await connection.fetch_one(_EXISTS, params) is not None
     raise PreconditionFailed if exists else TaskNotFound
 
 
@@ -241,25 +265,19 @@ def list_params(user_id: uuid.UUID, query: ListQuery) -> dict[str, Any]:
     return params
 
 
-async def list_tasks(connection: AsyncConnection, user_id: uuid.UUID, query: ListQuery) -> Page:
-    render_json = _renders_json(connection)
-    statement = list_statement(
-        query.sort, query.completed, query.search is not None, query.after is not None, render_json
-    )
-    result = await connection.execute(statement, list_params(user_id, query))
+async def list_tasks(connection: Connection, user_id: uuid.UUID, query: ListQuery) -> Page:
+    render_json, searching = _renders_json(connection), query.search is not None
+    statement = list_statement(query.sort, query.completed, searching, query.after is not None, render_json)
+    params = list_params(user_id, query)
     if render_json:
-        page = result.one()
+        page = await connection.fetch_one(statement, params)
+        assert page is not None  # an aggregate always answers one row
         last = (page.last_key, page.last_id) if page.fetched > query.limit else None
         return Page(page.items.encode(), page.matching, last)
-    rows = result.all()
+    rows = await connection.fetch_all(statement, params)
     if not rows:
-        total = (
-            await connection.execute(
-                select(_total(query.completed, query.search is not None)),
-                {"owner": user_id, **({"pattern": _search_pattern(query.search)} if query.search is not None else {})},
-            )
-        ).scalar_one()
-        return Page(b"[]", total, None)
+        counted = await connection.fetch_one(select(_total(query.completed, searching).label("matching")), params)
+        return Page(b"[]", counted.matching if counted is not None else 0, None)
     page_rows = rows[: query.limit]
     last = None
     if len(rows) > query.limit:
@@ -268,13 +286,11 @@ async def list_tasks(connection: AsyncConnection, user_id: uuid.UUID, query: Lis
     return Page(orjson.dumps([_task_dict(row) for row in page_rows]), rows[0].matching, last)
 
 
-async def create_task(
-    connection: AsyncConnection, user_id: uuid.UUID, title: str, description: str | None
-) -> VersionedTask:
+async def create_task(connection: Connection, user_id: uuid.UUID, title: str, description: str | None) -> VersionedTask:
     now = datetime.now(UTC)
     task_id = uuid.uuid4()
-    values = {"id": task_id, "user_id": user_id, "title": title, "description": description}
-    await connection.execute(insert(Task), {**values, "is_completed": False, "created_at": now, "updated_at": now})
+    params = {"new_id": task_id, "owner": user_id, "new_title": title, "new_description": description, "now": now}
+    await connection.execute(_INSERT, params)
     task = {
         "id": str(task_id),
         "title": title,
@@ -287,12 +303,12 @@ async def create_task(
     return VersionedTask(str(task_id), orjson.dumps(task), 1)
 
 
-async def get_task(connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
+async def get_task(connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
     return await _single(connection, "get", {"owner": user_id, "task": task_id})
 
 
 async def update_task(
-    connection: AsyncConnection,
+    connection: Connection,
     user_id: uuid.UUID,
     task_id: uuid.UUID,
     *,
@@ -314,18 +330,15 @@ async def update_task(
 
 
 async def toggle_task(
-    connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> VersionedTask:
     # The flip happens inside the UPDATE, so concurrent toggles serialise on the row and none is lost.
     return await _single(connection, "toggle", {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}, versions)
 
 
 async def delete_task(
-    connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> None:
-    params: dict[str, Any] = {"owner": user_id, "task": task_id}
-    if versions is not None:
-        params["versions"] = list(versions)
-    result = await connection.execute(_DELETE[versions is not None], params)
-    if result.rowcount == 0:
+    statement, params = _statement(connection, "delete", versions, {"owner": user_id, "task": task_id})
+    if await connection.execute(statement, params) == 0:
         await _explain_missing_row(connection, params)

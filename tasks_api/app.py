@@ -11,7 +11,7 @@ import yaml
 from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
 
-from db.database import Database
+from db.database import open_database
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
@@ -28,7 +28,8 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
-        database = Database(settings.database_url, settings.pool)
+        database = open_database(settings.database_url, settings.pool)
+        await database.open()
         try:
             yield {
                 "database": database,

@@ -3,7 +3,8 @@
 Bare ASGI, a psycopg 3 async pool in autocommit, no validation, and the same SQL as the service (its
 SQLAlchemy statements, compiled once at import), with PostgreSQL building the JSON. It measures the
 physical limit of Python + PostgreSQL for this work, so ``bench/compare.py`` can say how close the
-service comes to it. Also takes POST, only so that the benchmark can seed it through its own API. Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench``.
+service comes to it. Also takes POST, only so that the benchmark can seed it through its own API.
+Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench``.
 """
 
 from __future__ import annotations

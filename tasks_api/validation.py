@@ -117,6 +117,17 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
     return body
 
 
+def _is_formatted_string(schema: dict[str, Any], value: object) -> bool:
+    """The common case of an id, ``{type: string, format: F}``, settled by the format checker alone: the
+    same verdict as the full validator at a fraction of its cost, on every request that names a task."""
+    return (
+        schema.keys() == {"type", "format"}
+        and schema["type"] == "string"
+        and isinstance(value, str)
+        and FORMAT_CHECKER.conforms(value, schema["format"])
+    )
+
+
 class RequestParameterValidator(ParameterValidator):
     """Reports all bad parameters at once, each in ``field_errors``, as a 400 VALIDATION_ERROR."""
 
@@ -142,7 +153,10 @@ class RequestParameterValidator(ParameterValidator):
                         errors.append({"field": name, "message": "is required"})
                         details.append(f"Missing {location} parameter '{name}'")
                     continue
-                found = list(_validator_for(param.get("schema", {}), Draft4Validator).iter_errors(value))
+                schema = param.get("schema", {})
+                if _is_formatted_string(schema, value):
+                    continue
+                found = list(_validator_for(schema, Draft4Validator).iter_errors(value))
                 if found:
                     errors.extend(_collect(found, root=name))
                     where = f"{_describe(name)} format" if location == "path" else f"{location} parameter '{name}'"

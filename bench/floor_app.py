@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects import postgresql
 
 from db.documents import task_document
-from db.tasks import _POSTGRESQL, list_statement
+from db.tasks import POSTGRESQL_STATEMENTS, list_statement
 
 
 def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
@@ -27,7 +27,7 @@ def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
     return str(compiled), dict(compiled.params)
 
 
-GET_ONE, GET_ONE_CONSTANTS = _sql(_POSTGRESQL["get"])
+GET_ONE, GET_ONE_CONSTANTS = _sql(POSTGRESQL_STATEMENTS["get"])
 LIST, LIST_CONSTANTS = _sql(list_statement("-created_at", None, False, False, True))
 DOCUMENT, _ = _sql(task_document())
 CREATE = f"""

@@ -134,8 +134,10 @@ def _statements(returning: tuple[Any, ...], at_version: ColumnElement[bool]) -> 
     }
 
 
-_PYTHON = _statements(_COLUMNS, _AT_VERSION["portable"])
-_POSTGRESQL = _statements((Task.id, task_document().label("document"), Task.version), _AT_VERSION["postgresql"])
+PORTABLE_STATEMENTS = _statements(_COLUMNS, _AT_VERSION["portable"])
+POSTGRESQL_STATEMENTS = _statements(
+    (Task.id, task_document().label("document"), Task.version), _AT_VERSION["postgresql"]
+)
 
 
 def _timestamp(moment: datetime) -> str:
@@ -167,7 +169,7 @@ def _versioned(connection: Connection, row: Any) -> VersionedTask:
 def _statement(
     connection: Connection, name: str, versions: Collection[int] | None, params: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
-    statements = _POSTGRESQL if _renders_json(connection) else _PYTHON
+    statements = POSTGRESQL_STATEMENTS if _renders_json(connection) else PORTABLE_STATEMENTS
     if versions is None:
         return statements[name], params
     return statements[f"{name} if"], {**params, "versions": list(versions)}

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import psycopg
 import pytest
 import uvicorn
@@ -178,3 +179,14 @@ def waiting_on_locks(database_url: str) -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def reproducible(**options: Any) -> hypothesis.settings:
+    """Hypothesis settings with fixed seeds and no example database: a failure in CI reproduces anywhere."""
+    return hypothesis.settings(
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        **options,
+    )

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 from starlette.testclient import TestClient
 
-from tests.support import new_user
+from tests.support import new_user, reproducible
 
 # Python's whitespace includes every character the spec counts as whitespace, so this never makes a blank title.
 titles = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40).filter(
@@ -101,14 +100,4 @@ class TasksMachine(RuleBasedStateMachine):
 
 def test_the_service_behaves_like_the_model(client: TestClient) -> None:
     TasksMachine.client = client
-    run_state_machine_as_test(
-        TasksMachine,
-        settings=settings(
-            max_examples=30,
-            stateful_step_count=20,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    run_state_machine_as_test(TasksMachine, settings=reproducible(max_examples=30, stateful_step_count=20))

@@ -13,23 +13,15 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
-from tests.support import BACKENDS, MEASUREMENTS, fresh_database
+from tests.support import BACKENDS, MEASUREMENTS, fresh_database, reproducible
 
-# Fixed seeds (derandomize) and no example database: a failure in CI reproduces on any machine.
-FUZZ = settings(
-    max_examples=250,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+FUZZ = reproducible(max_examples=250)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -72,13 +64,4 @@ def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> No
             CASES[f"{backend}: stateful calls"] += 1
             CASES[f"{backend}: stateful {case.operation.label} -> {response.status_code}"] += 1
 
-    Workflow.run(
-        settings=settings(
-            max_examples=60,
-            stateful_step_count=12,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
+    Workflow.run(settings=reproducible(max_examples=60, stateful_step_count=12))

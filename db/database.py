@@ -7,11 +7,13 @@ On SQLite they run through SQLAlchemy's async engine (aiosqlite), which also pro
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+import psycopg
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
@@ -107,6 +109,22 @@ class _PostgresConnection:
         return cursor.rowcount
 
 
+async def _still_connected(connection: PsycopgConnection[Any]) -> None:
+    """The pool's check at checkout, without a round trip.
+
+    A server that went away (restart, crash, failover) leaves its end of an idle connection readable: its
+    farewell message or end-of-file. A healthy idle connection has nothing to read, so one non-blocking poll
+    tells them apart.
+    """
+    if connection.closed:
+        raise psycopg.OperationalError("connection closed")
+    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    if readable:
+        # Closed here, the pool discards it and opens a replacement instead of handing it out again.
+        await connection.close()
+        raise psycopg.OperationalError("the server closed this connection")
+
+
 class PostgresDatabase:
     def __init__(self, url: str, pool: PoolOptions) -> None:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -127,7 +145,7 @@ class PostgresDatabase:
             kwargs={"autocommit": True, "connect_timeout": max(2, pool.connect_timeout), "row_factory": namedtuple_row},
             configure=configure,
             # A connection that died with a database restart is noticed at checkout and replaced.
-            check=AsyncConnectionPool.check_connection,
+            check=_still_connected,
             open=False,
         )
 

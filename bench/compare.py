@@ -91,6 +91,8 @@ class Server:
     migrate: bool = True
     # The peer's SQLModel engine needs the driver named; the others take any postgresql:// URL.
     url_scheme: str = "postgresql"
+    # Whether it can create tasks; one that cannot is driven with ids of tasks that do not exist.
+    seeded: bool = True
 
 
 def free_port() -> int:
@@ -149,7 +151,7 @@ def running(server: Server, database_url: str, port: int) -> Iterator[subprocess
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(probe, timeout=2).status_code == 200:
+                if httpx.get(probe, timeout=2).status_code < 500:
                     break
             except httpx.TransportError:
                 pass
@@ -179,6 +181,12 @@ async def seed(base_url: str) -> dict[str, Any]:
         await asyncio.gather(*(create(list_user, n) for n in range(LIST_SIZE)))
         targets = await asyncio.gather(*(create(user, n) for user in users for n in range(TASKS_PER_USER)))
     return {"list_user": list_user, "users": users, "targets": list(targets)}
+
+
+def unseeded() -> dict[str, Any]:
+    users = [str(uuid.uuid4()) for _ in range(USERS)]
+    targets = [f"{user}/tasks/{uuid.uuid4()}" for user in users for _ in range(TASKS_PER_USER)]
+    return {"list_user": str(uuid.uuid4()), "users": users, "targets": targets}
 
 
 def wrk(binary: str, url: str, script: Path | None, seconds: float, connections: int) -> Result:
@@ -226,7 +234,7 @@ def measure(server: Server, args: argparse.Namespace, binary: str) -> dict[str, 
             )
         with running(server, database_url, port) as process:
             base_url = f"http://127.0.0.1:{port}"
-            data = asyncio.run(seed(base_url))
+            data = asyncio.run(seed(base_url)) if server.seeded else unseeded()
             paths = scripts(Path(scratch), data)
             results: dict[str, Any] = {}
             for workload in server.workloads:
@@ -275,6 +283,14 @@ def main() -> None:
             "raw floor", [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:app"], {}, ["get one", "list 1,000"]
         ),
         Server(
+            "Connexion, no database",
+            [*uvicorn, "--app-dir", str(ROOT / "bench"), "connexion_ceiling_app:app"],
+            {},
+            ["get one"],
+            migrate=False,
+            seeded=False,
+        ),
+        Server(
             "service, 2 workers",
             [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "2"],
             {},
@@ -316,13 +332,16 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"{mine['errors']} | {theirs['requests_per_second']:,.0f} | {floor_cells[0]} | "
             f"{mine['requests_per_second'] / theirs['requests_per_second']:.2f}x | {floor_cells[1]} |"
         )
-    two = results["service, 2 workers"]
+    two, ceiling = results["service, 2 workers"], results["Connexion, no database"]["get one"]
+    ceiling_ratio = ceiling["requests_per_second"] / floor["get one"]["requests_per_second"]
     lines += [
         "",
         f"Peak RSS: service {service['peak_rss_mb']:.0f} MiB, peer {peer['peak_rss_mb']:.0f} MiB, "
         f"floor {floor['peak_rss_mb']:.0f} MiB; service with 2 workers {two['peak_rss_mb']:.0f} MiB in all.",
         f"Errors: peer {sum(peer[w]['errors'] for w in WORKLOADS)}, floor "
         f"{sum(floor[w]['errors'] for w in ('get one', 'list 1,000'))}.",
+        f"Connexion with the same spec and validators but a constant handler (no database): get one "
+        f"{ceiling['requests_per_second']:,.0f} req/s = {ceiling_ratio:.2f}x the floor.",
         "",
         "| workload | 1 worker req/s | 2 workers req/s | scaling |",
         "|---|---|---|---|",

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn
 
 import orjson
@@ -19,7 +20,6 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Integer,
-    Row,
     Select,
     any_,
     bindparam,
@@ -144,15 +144,16 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _task_dict(row: Row[Any]) -> dict[str, Any]:
+def _task_dict(task: Any) -> dict[str, Any]:
+    """The task's JSON, rendered in Python, from a row or anything with the same attributes."""
     return {
-        "id": str(row.id),
-        "title": row.title,
-        "description": row.description,
-        "is_completed": row.is_completed,
-        "created_at": _timestamp(row.created_at),
-        "updated_at": _timestamp(row.updated_at),
-        "user_id": str(row.user_id),
+        "id": str(task.id),
+        "title": task.title,
+        "description": task.description,
+        "is_completed": task.is_completed,
+        "created_at": _timestamp(task.created_at),
+        "updated_at": _timestamp(task.updated_at),
+        "user_id": str(task.user_id),
     }
 
 
@@ -293,16 +294,17 @@ async def create_task(connection: Connection, user_id: uuid.UUID, title: str, de
     task_id = uuid.uuid4()
     params = {"new_id": task_id, "owner": user_id, "new_title": title, "new_description": description, "now": now}
     await connection.execute(_INSERT, params)
-    task = {
-        "id": str(task_id),
-        "title": title,
-        "description": description,
-        "is_completed": False,
-        "created_at": _timestamp(now),
-        "updated_at": _timestamp(now),
-        "user_id": str(user_id),
-    }
-    return VersionedTask(str(task_id), orjson.dumps(task), 1)
+    # The row is exactly what was inserted, so it is rendered without being read back.
+    created = SimpleNamespace(
+        id=task_id,
+        title=title,
+        description=description,
+        is_completed=False,
+        created_at=now,
+        updated_at=now,
+        user_id=user_id,
+    )
+    return VersionedTask(str(task_id), orjson.dumps(_task_dict(created)), 1)
 
 
 async def get_task(connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:

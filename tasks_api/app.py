@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
 
 from db.database import open_database
@@ -17,13 +16,14 @@ from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
 from tasks_api.migrations import schema_head
 from tasks_api.observability import RequestContext, operation_paths
+from tasks_api.operations import PrebuiltApp
 from tasks_api.settings import Settings
 from tasks_api.validation import VALIDATOR_MAP
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "tasks.yaml"
 
 
-def create_app(settings: Settings | None = None) -> AsyncApp:
+def create_app(settings: Settings | None = None) -> PrebuiltApp:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             await database.dispose()
 
     specification = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    app = AsyncApp(__name__, lifespan=lifespan)
+    app = PrebuiltApp(__name__, lifespan=lifespan)
     app.add_api(
         specification,
         strict_validation=True,

@@ -9,6 +9,7 @@ from the OpenAPI document, and the request-time steps are Connexion's, in Connex
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from connexion import AsyncApp
@@ -21,15 +22,23 @@ from connexion.exceptions import UnsupportedMediaTypeProblem
 from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.request_validation import (
     RequestValidationAPI,
     RequestValidationMiddleware,
     RequestValidationOperation,
 )
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.operations import AbstractOperation
 from connexion.utils import inspect_function_arguments, is_nullable
 from starlette.types import Receive, Scope, Send
+
+_PARAMETERS = "tasks_api.parameters"
+# Connexion turns each parameter name into a Python name with three regular expressions, on every request;
+# the names come from the spec (strict validation refuses any other query parameter), so a few suffice.
+_sanitized = functools.lru_cache(maxsize=256)(sanitized)
 
 
 class _PrebuiltValidationOperation(RequestValidationOperation):
@@ -51,7 +60,10 @@ class _PrebuiltValidationOperation(RequestValidationOperation):
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._parameter_validator.validate(scope)
+        request = ConnexionRequest(scope, uri_parser=self._uri_parser)
+        self._parameter_validator.validate_request(request)
+        # The handler call needs the same parameters, parsed and typed by the same URI parser.
+        scope.setdefault("extensions", {})[_PARAMETERS] = (request.path_params, request.query_params)
         mime_type, encoding = self.extract_content_type(scope["headers"])
         self.validate_mime_type(mime_type)
         schema = self._operation.body_schema(mime_type)
@@ -85,6 +97,28 @@ class PrebuiltRequestValidation(RequestValidationMiddleware):
     api_cls = _PrebuiltValidationAPI
 
 
+class SwaggerUIAfterRouting(SwaggerUIMiddleware):
+    """Connexion's Swagger UI, placed after routing: a request that routing matched to an operation
+    cannot be for the UI, so it skips the UI's router instead of being matched against every UI route."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("extensions", {}).get(ROUTING_CONTEXT, {}).get("operation_id") is not None:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _middlewares() -> list[Any]:
+    """Connexion's default stack with these subclasses in place of its own, Swagger UI moved after routing."""
+    replaced = {RequestValidationMiddleware: PrebuiltRequestValidation, SwaggerUIMiddleware: None}
+    middlewares: list[Any] = []
+    for middleware in ConnexionMiddleware.default_middlewares:
+        middlewares.append(replaced.get(middleware, middleware))
+        if middleware is RoutingMiddleware:
+            middlewares.append(SwaggerUIAfterRouting)
+    return [middleware for middleware in middlewares if middleware is not None]
+
+
 class _HandlerCall(AsyncOperation):
     """Calls a handler with the arguments Connexion derives from the request and sends its response,
     through Connexion's own response decorator, built once instead of on every request."""
@@ -97,21 +131,21 @@ class _HandlerCall(AsyncOperation):
             pythonic_params=False,
         )
         self._operation = operation
-        self._uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
         self._arguments, self._has_kwargs = inspect_function_arguments(operation.function)
         self._takes_body = sanitized(operation.body_name("")) in self._arguments
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = ConnexionRequest(scope, receive, uri_parser=self._uri_parser)
+        request = ConnexionRequest(scope, receive)
+        path_params, query_params = scope["extensions"][_PARAMETERS]
         arguments = get_arguments(
             self._operation,
-            path_params=request.path_params,
-            query_params=request.query_params,
+            path_params=path_params,
+            query_params=query_params,
             body=await request.get_body() if self._takes_body else None,
             files={},
             arguments=self._arguments,
             has_kwargs=self._has_kwargs,
-            sanitize=sanitized,
+            sanitize=_sanitized,
             content_type=request.mimetype,
         )
         response = await self._fn(**arguments)
@@ -133,8 +167,4 @@ class PrebuiltApp(AsyncApp):
     def __init__(self, import_name: str, **kwargs: Any) -> None:
         # AsyncApp's own constructor only picks its handler app, then hands everything to AbstractApp.
         self._middleware_app = _HandlerApp()
-        middlewares = [
-            PrebuiltRequestValidation if middleware is RequestValidationMiddleware else middleware
-            for middleware in ConnexionMiddleware.default_middlewares
-        ]
-        AbstractApp.__init__(self, import_name, middlewares=middlewares, **kwargs)
+        AbstractApp.__init__(self, import_name, middlewares=_middlewares(), **kwargs)

@@ -11,6 +11,8 @@ from uuid import UUID
 
 import orjson
 from connexion import request
+from connexion.context import scope
+from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from db import tasks
@@ -21,18 +23,25 @@ from tasks_api.etags import etag, if_match_versions, if_none_match_hits
 JSON = "application/json"
 
 
+# Read from the ASGI scope rather than through ``connexion.request``, which builds a new request object (and
+# Starlette's under it) on every attribute access: about 6 us each, twice per get-one.
 def _database() -> Database:
-    database: Database = request.state.database
+    database: Database = scope["state"]["database"]
     return database
 
 
 def _cursors() -> CursorCodec:
-    cursors: CursorCodec = request.state.cursors
+    cursors: CursorCodec = scope["state"]["cursors"]
     return cursors
 
 
+def _header(name: str) -> str | None:
+    value: str | None = Headers(scope=scope).get(name)
+    return value
+
+
 def _if_match() -> frozenset[int] | None:
-    return if_match_versions(request.headers.get("if-match"))
+    return if_match_versions(_header("if-match"))
 
 
 def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) -> Response:
@@ -67,7 +76,7 @@ async def create_task(user_id: str, body: dict[str, Any]) -> Response:
 async def get_task(user_id: str, task_id: str) -> Response:
     async with _database().connection() as connection:
         stored = await tasks.get_task(connection, UUID(user_id), UUID(task_id))
-    if if_none_match_hits(request.headers.get("if-none-match"), stored.version):
+    if if_none_match_hits(_header("if-none-match"), stored.version):
         return Response(status_code=304, headers={"ETag": etag(stored.version)})
     return _task_reply(stored)
 

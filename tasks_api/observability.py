@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Echo only ids that are safe to put in a log line and a header; anything else is replaced.
-_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access_log = logging.getLogger("tasks_api.access")
@@ -80,8 +80,8 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        current = incoming if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = next((value for name, value in scope["headers"] if name == _REQUEST_ID_KEY), None)
+        current = incoming.decode("latin-1") if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id.set(current)
         # Shared with Connexion's routing, which records the matched operation in it.
         extensions = scope.setdefault("extensions", {})
@@ -92,7 +92,7 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = current
+                message["headers"] = [*message.get("headers", ()), (_REQUEST_ID_KEY, current.encode("latin-1"))]
             await send(message)
 
         try:

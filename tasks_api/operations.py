@@ -135,18 +135,21 @@ class _HandlerCall(AsyncOperation):
         self._takes_body = sanitized(operation.body_name("")) in self._arguments
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = ConnexionRequest(scope, receive)
+        body, content_type = None, ""
+        if self._takes_body:
+            request = ConnexionRequest(scope, receive)
+            body, content_type = await request.get_body(), request.mimetype
         path_params, query_params = scope["extensions"][_PARAMETERS]
         arguments = get_arguments(
             self._operation,
             path_params=path_params,
             query_params=query_params,
-            body=await request.get_body() if self._takes_body else None,
+            body=body,
             files={},
             arguments=self._arguments,
             has_kwargs=self._has_kwargs,
             sanitize=_sanitized,
-            content_type=request.mimetype,
+            content_type=content_type,
         )
         response = await self._fn(**arguments)
         await response(scope, receive, send)

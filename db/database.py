@@ -125,6 +125,24 @@ async def _still_connected(connection: PsycopgConnection[Any]) -> None:
         raise psycopg.OperationalError("the server closed this connection")
 
 
+class _Checkout:
+    """``pool.connection()`` without its commit on exit, which has nothing to do on a connection in autocommit;
+    a connection that comes back in any other state is rolled back or replaced by the pool itself. As a plain
+    class rather than two nested generator-based context managers: a twentieth of a get-one's CPU."""
+
+    __slots__ = ("_connection", "_pool")
+
+    def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]]) -> None:
+        self._pool = pool
+
+    async def __aenter__(self) -> Connection:
+        self._connection = await self._pool.getconn()
+        return _PostgresConnection(self._connection)
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        await self._pool.putconn(self._connection)
+
+
 class PostgresDatabase:
     def __init__(self, url: str, pool: PoolOptions) -> None:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -149,10 +167,8 @@ class PostgresDatabase:
             open=False,
         )
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        async with self.pool.connection() as connection:
-            yield _PostgresConnection(connection)
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        return _Checkout(self.pool)
 
     async def open(self) -> None:
         # Without waiting: the service starts (and reports not-ready) while the database is down.

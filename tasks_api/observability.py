@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,10 +23,22 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 access_log = logging.getLogger("tasks_api.access")
 
 
+@functools.lru_cache(maxsize=2)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def _utc_timestamp(created: float) -> str:
+    """ISO 8601 in UTC to the millisecond; the part up to the second is built once per second, because
+    every request writes a line and datetime's formatting was a third of the formatter's time."""
+    seconds = int(created)
+    return f"{_utc_second(seconds)}.{int((created - seconds) * 1000):03d}+00:00"
+
+
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _utc_timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -81,7 +93,9 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = next((value for name, value in scope["headers"] if name == _REQUEST_ID_KEY), None)
-        current = incoming.decode("latin-1") if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        current = (
+            incoming.decode("latin-1") if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+        )
         token = request_id.set(current)
         # Shared with Connexion's routing, which records the matched operation in it.
         extensions = scope.setdefault("extensions", {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasks_api.problems import ApiProblem
@@ -22,9 +21,18 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise self._too_large()
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise self._too_large()
+            # The HTTP server reads no more than the declared length as this request's body.
+            await self.app(scope, receive, send)
+            return
+        if b"transfer-encoding" not in headers:
+            # HTTP/1.1: a request that declares neither has no body.
+            await self.app(scope, receive, send)
+            return
         received = 0
 
         # Chunked bodies declare no length: count as they stream in.

@@ -51,10 +51,11 @@ class _PrebuiltValidationOperation(RequestValidationOperation):
             strict_validation=self.strict_validation,
             security_query_params=self.security_query_params,
         )
+        self._takes_body = bool(operation.request_body)
         self._consumes = MediaTypeDict([(media_type.lower(), None) for media_type in operation.consumes])
 
     def validate_mime_type(self, mime_type: str) -> None:
-        if self._consumes and mime_type.lower() not in self._consumes:
+        if mime_type.lower() not in self._consumes:
             raise UnsupportedMediaTypeProblem(
                 detail=f"Invalid Content-type ({mime_type}), expected {self._operation.consumes}"
             )
@@ -64,6 +65,10 @@ class _PrebuiltValidationOperation(RequestValidationOperation):
         self._parameter_validator.validate_request(request)
         # The handler call needs the same parameters, parsed and typed by the same URI parser.
         scope.setdefault("extensions", {})[_PARAMETERS] = (request.path_params, request.query_params)
+        if not self._takes_body:
+            # Nothing to check: an operation without a request body accepts no media type in particular.
+            await self.next_app(scope, receive, send)
+            return
         mime_type, encoding = self.extract_content_type(scope["headers"])
         self.validate_mime_type(mime_type)
         schema = self._operation.body_schema(mime_type)

@@ -51,6 +51,12 @@ async def _send(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def fetch_task(connection: Any, owner: str, task: str) -> bytes | None:
+    """One task's JSON, as PostgreSQL renders it; None when the owner has no such task."""
+    row = await (await connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "task": task, "owner": owner})).fetchone()
+    return row[0].encode() if row else None
+
+
 async def _read_body(receive: Any) -> bytes:
     chunks, more = [], True
     while more:
@@ -74,10 +80,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     parts = scope["path"].strip("/").split("/")  # api, user, tasks[, task]
     async with pool.connection() as connection:
         if scope["method"] == "GET" and len(parts) == 4:
-            row = await (
-                await connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "task": parts[3], "owner": parts[1]})
-            ).fetchone()
-            await _send(send, 200 if row else 404, row[1].encode() if row else b"{}")
+            document = await fetch_task(connection, parts[1], parts[3])
+            await _send(send, 200 if document else 404, document or b"{}")
         elif scope["method"] == "GET":
             params = {**LIST_CONSTANTS, "owner": parts[1], "fetch": 1001, "limit": 1000}
             row = await (await connection.execute(LIST, params)).fetchone()

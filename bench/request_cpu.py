@@ -53,8 +53,8 @@ async def _seed(url: str) -> list[str]:
         user = uuid.uuid4()
         async with database.connection() as connection:
             for n in range(16):
-                task = await create_task(connection, user, f"task {n}", None)
-                paths.append(f"/api/{user}/tasks/{task.id}")
+                task_id, _ = await create_task(connection, user, f"task {n}", None)
+                paths.append(f"/api/{user}/tasks/{task_id}")
     await database.dispose()
     return paths
 
@@ -150,11 +150,10 @@ async def _measure_all(url: str, requests: int, repeat: int) -> dict[str, float]
         return Response(b'{"id": "constant"}', media_type="application/json")
 
     async def floor_handler(user_id: str, task_id: str) -> Response:
-        params = {**floor_app.GET_ONE_CONSTANTS, "task": task_id, "owner": user_id}
         async with floor_app.pool.connection() as connection:
-            row = await (await connection.execute(floor_app.GET_ONE, params)).fetchone()
-        assert row is not None
-        return Response(row[1].encode(), media_type="application/json")
+            document = await floor_app.fetch_task(connection, user_id, task_id)
+        assert document is not None
+        return Response(document, media_type="application/json")
 
     async def lowest(build: Callable[[], App], lifespan: bool = True) -> float:
         return min([await _cpu_per_request(build(), paths, requests, lifespan=lifespan) for _ in range(repeat)])

@@ -32,8 +32,6 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, psycopg.Error):
-        return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
     if not isinstance(error, exc.DBAPIError):
         return isinstance(error, UNAVAILABLE_ERRORS)
     if error.connection_invalidated:

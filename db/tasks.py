@@ -51,7 +51,6 @@ class PreconditionFailed(Exception):
 
 
 class VersionedTask(NamedTuple):
-    id: str
     json: bytes
     version: int
 
@@ -135,9 +134,7 @@ def _statements(returning: tuple[Any, ...], at_version: ColumnElement[bool]) -> 
 
 
 PORTABLE_STATEMENTS = _statements(_COLUMNS, _AT_VERSION["portable"])
-POSTGRESQL_STATEMENTS = _statements(
-    (Task.id, task_document().label("document"), Task.version), _AT_VERSION["postgresql"]
-)
+POSTGRESQL_STATEMENTS = _statements((task_document().label("document"), Task.version), _AT_VERSION["postgresql"])
 
 
 def _timestamp(moment: datetime) -> str:
@@ -163,8 +160,8 @@ def _renders_json(connection: Connection) -> bool:
 
 def _versioned(connection: Connection, row: Any) -> VersionedTask:
     if _renders_json(connection):
-        return VersionedTask(str(row.id), row.document.encode(), row.version)
-    return VersionedTask(str(row.id), orjson.dumps(_task_dict(row)), row.version)
+        return VersionedTask(row.document.encode(), row.version)
+    return VersionedTask(orjson.dumps(_task_dict(row)), row.version)
 
 
 def _statement(
@@ -289,7 +286,10 @@ async def list_tasks(connection: Connection, user_id: uuid.UUID, query: ListQuer
     return Page(orjson.dumps([_task_dict(row) for row in page_rows]), rows[0].matching, last)
 
 
-async def create_task(connection: Connection, user_id: uuid.UUID, title: str, description: str | None) -> VersionedTask:
+async def create_task(
+    connection: Connection, user_id: uuid.UUID, title: str, description: str | None
+) -> tuple[uuid.UUID, VersionedTask]:
+    """The new task's id and the task."""
     now = datetime.now(UTC)
     task_id = uuid.uuid4()
     params = {"new_id": task_id, "owner": user_id, "new_title": title, "new_description": description, "now": now}
@@ -304,7 +304,7 @@ async def create_task(connection: Connection, user_id: uuid.UUID, title: str, de
         updated_at=now,
         user_id=user_id,
     )
-    return VersionedTask(str(task_id), orjson.dumps(_task_dict(created)), 1)
+    return task_id, VersionedTask(orjson.dumps(_task_dict(created)), 1)
 
 
 async def get_task(connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:

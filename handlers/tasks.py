@@ -69,8 +69,8 @@ async def list_tasks(
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:
     async with _database().connection() as connection:
-        stored = await tasks.create_task(connection, UUID(user_id), body["title"], body.get("description"))
-    return _task_reply(stored, 201, Location=f"{request.url.path}/{stored.id}")
+        task_id, stored = await tasks.create_task(connection, UUID(user_id), body["title"], body.get("description"))
+    return _task_reply(stored, 201, Location=f"{request.url.path}/{task_id}")
 
 
 async def get_task(user_id: str, task_id: str) -> Response:

@@ -23,14 +23,11 @@ class BodySizeLimit:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise self._too_large()
-            # The HTTP server reads no more than the declared length as this request's body.
-            await self.app(scope, receive, send)
-            return
-        if b"transfer-encoding" not in headers:
-            # HTTP/1.1: a request that declares neither has no body.
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large()
+        # The HTTP server reads no more than a declared length as the body, and in HTTP/1.1 a request that
+        # declares neither a length nor a transfer encoding has none: only chunked bodies need counting.
+        if declared is not None or b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
             return
         received = 0

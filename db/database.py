@@ -15,7 +15,6 @@ from typing import Any, Protocol, cast
 
 import psycopg
 from psycopg import AsyncConnection as PsycopgConnection
-from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
@@ -44,7 +43,11 @@ class PoolOptions:
 
 
 class Connection(Protocol):
-    """What the queries need from a connection, whichever database is behind it."""
+    """What the queries need from a connection, whichever database is behind it.
+
+    Rows are tuples in the order of the statement's columns. (SQLite's, SQLAlchemy rows, also name them; on
+    PostgreSQL, where every request reads one, plain tuples spare psycopg building a row class per query.)
+    """
 
     dialect: str
 
@@ -160,7 +163,7 @@ class PostgresDatabase:
             timeout=pool.checkout_timeout,
             max_lifetime=pool.recycle,
             # Every operation is one statement, atomic on its own: autocommit spares BEGIN/COMMIT round trips.
-            kwargs={"autocommit": True, "connect_timeout": max(2, pool.connect_timeout), "row_factory": namedtuple_row},
+            kwargs={"autocommit": True, "connect_timeout": max(2, pool.connect_timeout)},
             configure=configure,
             # A connection that died with a database restart is noticed at checkout and replaced.
             check=_still_connected,

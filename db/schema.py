@@ -18,7 +18,7 @@ _CURRENT_REVISION = text("SELECT version_num FROM alembic_version")
 async def schema_revision(connection: Connection) -> str | None:
     """Alembic's current revision, or None for a database that was never migrated."""
     table = await connection.fetch_one(_VERSION_TABLE_EXISTS[connection.dialect], {})
-    if table is None or not table.present:
+    if table is None or not table[0]:
         return None
     row = await connection.fetch_one(_CURRENT_REVISION, {})
-    return str(row.version_num) if row is not None else None
+    return str(row[0]) if row is not None else None

@@ -160,7 +160,8 @@ def _renders_json(connection: Connection) -> bool:
 
 def _versioned(connection: Connection, row: Any) -> VersionedTask:
     if _renders_json(connection):
-        return VersionedTask(row.document.encode(), row.version)
+        document, version = row
+        return VersionedTask(document.encode(), version)
     return VersionedTask(orjson.dumps(_task_dict(row)), row.version)
 
 
@@ -272,8 +273,8 @@ async def list_tasks(connection: Connection, user_id: uuid.UUID, query: ListQuer
     if render_json:
         page = await connection.fetch_one(statement, params)
         assert page is not None  # an aggregate always answers one row
-        last = (page.last_key, page.last_id) if page.fetched > query.limit else None
-        return Page(page.items.encode(), page.matching, last)
+        items, fetched, last_key, last_id, matching = page
+        return Page(items.encode(), matching, (last_key, last_id) if fetched > query.limit else None)
     rows = await connection.fetch_all(statement, params)
     if not rows:
         counted = await connection.fetch_one(select(_total(query.completed, searching).label("matching")), params)

@@ -140,6 +140,14 @@ class _Parameter:
         return _collect(_validator_for(self.schema, Draft4Validator).iter_errors(value), root=self.name)
 
 
+def _value(request: Any, param: _Parameter) -> Any:
+    # Each source is read only for a parameter that lives there: headers and cookies are parsed on first use.
+    if param.location == "path":
+        return request.path_params.get(param.name.replace("-", "_"))
+    source = {"query": "query_params", "header": "headers", "cookie": "cookies"}[param.location]
+    return getattr(request, source).get(param.name)
+
+
 class RequestParameterValidator(ParameterValidator):
     """Reports all bad parameters at once, each in ``field_errors``, as a 400 VALIDATION_ERROR."""
 
@@ -160,14 +168,8 @@ class RequestParameterValidator(ParameterValidator):
             for name in sorted(set(request.query_params) - self._known_query):
                 errors.append({"field": name, "message": "is not a known query parameter"})
                 details.append(f"Unknown query parameter '{name}'")
-        values = {
-            "path": lambda name: request.path_params.get(name.replace("-", "_")),
-            "query": request.query_params.get,
-            "header": request.headers.get,
-            "cookie": request.cookies.get,
-        }
         for param in self._checked:
-            value = values[param.location](param.name)
+            value = _value(request, param)
             if value is None:
                 if param.required:
                     errors.append({"field": param.name, "message": "is required"})

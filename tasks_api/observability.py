@@ -118,17 +118,19 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            operation_id = extensions.get("connexion_routing", {}).get("operation_id")
-            access_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": current,
-                        "method": scope["method"],
-                        "path": self.paths.get(operation_id) if operation_id else None,
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    }
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                operation_id = extensions.get("connexion_routing", {}).get("operation_id")
+                fields = {
+                    "request_id": current,
+                    "method": scope["method"],
+                    "path": self.paths.get(operation_id) if operation_id else None,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                }
+                # Made directly rather than through ``access_log.info``, which would walk the stack for a source
+                # location that no access line prints; this line is about a tenth of a get-one's CPU.
+                record = access_log.makeRecord(
+                    access_log.name, logging.INFO, __file__, 0, "request", (), None, extra={"fields": fields}
+                )
+                access_log.handle(record)
             request_id.reset(token)

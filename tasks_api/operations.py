@@ -32,10 +32,21 @@ from connexion.middleware.request_validation import (
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.operations import AbstractOperation
+from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import inspect_function_arguments, is_nullable
 from starlette.types import Receive, Scope, Send
 
 _PARAMETERS = "tasks_api.parameters"
+
+
+class SpecURIParser(OpenAPIURIParser):
+    """Connexion's OpenAPI URI parser, keeping the parameter schemas it otherwise rebuilds for every parameter
+    of every request: here a parser lives as long as its operation."""
+
+    @functools.cached_property
+    def param_schemas(self) -> dict[str, Any]:
+        schemas: dict[str, Any] = super().param_schemas
+        return schemas
 
 
 class _PrebuiltValidationOperation(RequestValidationOperation):

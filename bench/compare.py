@@ -1,4 +1,4 @@
-"""Benchmark: this service against the FastAPI + SQLModel peer and a raw psycopg floor, in one run.
+"""Benchmark: this service against the FastAPI + SQLModel peer and raw psycopg floors, in one run.
 
     uv run --group bench python bench/compare.py [--duration 10] [--warmup 3] [--connections 32]
 
@@ -283,6 +283,12 @@ def main() -> None:
             "raw floor", [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:app"], {}, ["get one", "list 1,000"]
         ),
         Server(
+            "Starlette floor",
+            [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:starlette_app"],
+            {},
+            ["get one", "list 1,000"],
+        ),
+        Server(
             "Connexion, no database",
             [*uvicorn, "--app-dir", str(ROOT / "bench"), "connexion_ceiling_app:app"],
             {},
@@ -303,6 +309,7 @@ def main() -> None:
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     service, peer, floor = results["service"], results["FastAPI + SQLModel peer"], results["raw floor"]
+    starlette_floor = results["Starlette floor"]
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -316,30 +323,37 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"wrk, {args.connections} connections, {args.duration:g} s per workload after {args.warmup:g} s warm-up; "
         "one worker per server.",
         "",
-        "| workload | service req/s | p50 / p99 ms | errors | peer req/s | floor req/s | service/peer"
-        " | service/floor |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | service req/s | p50 / p99 ms | errors | peer req/s | floor req/s | Starlette floor req/s"
+        " | service/peer | service/floor | service/Starlette floor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def against(mine: dict[str, Any], reference: dict[str, Any] | None) -> tuple[str, str]:
+        if reference is None:
+            return "—", "—"
+        rate = reference["requests_per_second"]
+        return f"{rate:,.0f}", f"{mine['requests_per_second'] / rate:.2f}x"
+
     for workload in WORKLOADS:
-        mine, theirs, bare = service[workload], peer[workload], floor.get(workload)
-        floor_cells = (
-            (f"{bare['requests_per_second']:,.0f}", f"{mine['requests_per_second'] / bare['requests_per_second']:.2f}x")
-            if bare
-            else ("—", "—")
+        mine = service[workload]
+        (peer_rate, to_peer), (floor_rate, to_floor), (starlette_rate, to_starlette) = (
+            against(mine, reference.get(workload)) for reference in (peer, floor, starlette_floor)
         )
         lines.append(
             f"| {workload} | {mine['requests_per_second']:,.0f} | {mine['p50_ms']:.1f} / {mine['p99_ms']:.1f} | "
-            f"{mine['errors']} | {theirs['requests_per_second']:,.0f} | {floor_cells[0]} | "
-            f"{mine['requests_per_second'] / theirs['requests_per_second']:.2f}x | {floor_cells[1]} |"
+            f"{mine['errors']} | {peer_rate} | {floor_rate} | {starlette_rate} | {to_peer} | {to_floor} | "
+            f"{to_starlette} |"
         )
     two, ceiling = results["service, 2 workers"], results["Connexion, no database"]["get one"]
     ceiling_ratio = ceiling["requests_per_second"] / floor["get one"]["requests_per_second"]
     lines += [
         "",
         f"Peak RSS: service {service['peak_rss_mb']:.0f} MiB, peer {peer['peak_rss_mb']:.0f} MiB, "
-        f"floor {floor['peak_rss_mb']:.0f} MiB; service with 2 workers {two['peak_rss_mb']:.0f} MiB in all.",
+        f"floor {floor['peak_rss_mb']:.0f} MiB, Starlette floor {starlette_floor['peak_rss_mb']:.0f} MiB; "
+        f"service with 2 workers {two['peak_rss_mb']:.0f} MiB in all.",
         f"Errors: peer {sum(peer[w]['errors'] for w in WORKLOADS)}, floor "
-        f"{sum(floor[w]['errors'] for w in ('get one', 'list 1,000'))}.",
+        f"{sum(floor[w]['errors'] for w in ('get one', 'list 1,000'))}, Starlette floor "
+        f"{sum(starlette_floor[w]['errors'] for w in ('get one', 'list 1,000'))}.",
         f"Connexion with the same spec and validators but a constant handler (no database): get one "
         f"{ceiling['requests_per_second']:,.0f} req/s = {ceiling_ratio:.2f}x the floor.",
         "",

@@ -1,10 +1,12 @@
 """The raw floor: the least Python that can answer get-one and list for this schema on PostgreSQL.
 
-Bare ASGI, a psycopg 3 async pool in autocommit, no validation, and the same SQL as the service (its
-SQLAlchemy statements, compiled once at import), with PostgreSQL building the JSON. It measures the
-physical limit of Python + PostgreSQL for this work, so ``bench/compare.py`` can say how close the
-service comes to it. Also takes POST, only so that the benchmark can seed it through its own API.
-Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench``.
+A psycopg 3 async pool in autocommit, no validation, and the same SQL as the service (its SQLAlchemy
+statements, compiled once at import), with PostgreSQL building the JSON. It measures the physical limit of
+Python + PostgreSQL for this work, so ``bench/compare.py`` can say how close the service comes to it. Two
+front ends over the same three queries, the two the issue allows: ``app``, bare ASGI (the stricter), and
+``starlette_app``, the smallest Starlette app. Both also take POST, only so that the benchmark can seed
+them through their own API.
+Start: ``DATABASE_URL=... uvicorn floor_app:app --app-dir bench`` (or ``floor_app:starlette_app``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects import postgresql
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from db.documents import task_document
 from db.tasks import POSTGRESQL_STATEMENTS, list_statement
@@ -45,16 +53,35 @@ pool = AsyncConnectionPool(
 )
 
 
-async def _send(send: Any, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def fetch_task(connection: Any, owner: str, task: str) -> bytes | None:
     """One task's JSON, as PostgreSQL renders it; None when the owner has no such task."""
     row = await (await connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "task": task, "owner": owner})).fetchone()
     return row[0].encode() if row else None
+
+
+async def fetch_list(connection: Any, owner: str) -> bytes:
+    """The owner's first 1,000 tasks, newest first, in the service's list envelope."""
+    params = {**LIST_CONSTANTS, "owner": owner, "fetch": 1001, "limit": 1000}
+    row = await (await connection.execute(LIST, params)).fetchone()
+    assert row is not None  # an aggregate always answers one row
+    items, _fetched, _last_key, _last_id, total = row
+    return b'{"items":%b,"count":%d,"next_cursor":null}' % (items.encode(), total)
+
+
+async def insert_task(connection: Any, owner: str, body: bytes) -> bytes:
+    fields = json.loads(body)
+    values = {"id": uuid.uuid4(), "owner": owner, "title": fields["title"], "description": fields.get("description")}
+    row = await (await connection.execute(CREATE, values)).fetchone()
+    return row[0].encode() if row else b"{}"
+
+
+# ---- bare ASGI -------------------------------------------------------------------------------------------
+
+
+async def _send(send: Any, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Any) -> bytes:
@@ -83,18 +110,46 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             document = await fetch_task(connection, parts[1], parts[3])
             await _send(send, 200 if document else 404, document or b"{}")
         elif scope["method"] == "GET":
-            params = {**LIST_CONSTANTS, "owner": parts[1], "fetch": 1001, "limit": 1000}
-            row = await (await connection.execute(LIST, params)).fetchone()
-            assert row is not None
-            items, _fetched, _last_key, _last_id, total = row
-            await _send(send, 200, b'{"items":%b,"count":%d,"next_cursor":null}' % (items.encode(), total))
+            await _send(send, 200, await fetch_list(connection, parts[1]))
         else:
-            body = json.loads(await _read_body(receive))
-            values = {
-                "id": uuid.uuid4(),
-                "owner": parts[1],
-                "title": body["title"],
-                "description": body.get("description"),
-            }
-            row = await (await connection.execute(CREATE, values)).fetchone()
-            await _send(send, 201, row[0].encode() if row else b"{}")
+            await _send(send, 201, await insert_task(connection, parts[1], await _read_body(receive)))
+
+
+# ---- Starlette -------------------------------------------------------------------------------------------
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status, media_type="application/json")
+
+
+async def _get_one(request: Request) -> Response:
+    async with pool.connection() as connection:
+        document = await fetch_task(connection, request.path_params["user_id"], request.path_params["task_id"])
+    return _json(document, 200) if document else _json(b"{}", 404)
+
+
+async def _list(request: Request) -> Response:
+    async with pool.connection() as connection:
+        return _json(await fetch_list(connection, request.path_params["user_id"]))
+
+
+async def _create(request: Request) -> Response:
+    async with pool.connection() as connection:
+        return _json(await insert_task(connection, request.path_params["user_id"], await request.body()), 201)
+
+
+@asynccontextmanager
+async def _pool_open(_app: Starlette) -> AsyncIterator[None]:
+    await pool.open()
+    yield
+    await pool.close()
+
+
+starlette_app = Starlette(
+    routes=[
+        Route("/api/{user_id}/tasks", _list, methods=["GET"]),
+        Route("/api/{user_id}/tasks", _create, methods=["POST"]),
+        Route("/api/{user_id}/tasks/{task_id}", _get_one, methods=["GET"]),
+    ],
+    lifespan=_pool_open,
+)

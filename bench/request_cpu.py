@@ -6,7 +6,7 @@ On a fresh PostgreSQL database (``BENCH_DATABASE_URL``, default the local server
 get-one requests straight into each app, 32 at a time, and prints the process CPU time per request (the
 lowest of ``--repeat`` runs; this is the number that decides requests/s once a worker is CPU-bound):
 
-- the raw floor (``bench/floor_app.py``);
+- the raw floor (``bench/floor_app.py``), bare ASGI and Starlette;
 - the service;
 - the service with a get-one handler that answers a constant (its Connexion stack, request id and log);
 - the service with the floor's own handler code and pool in place of its handler and data layer.
@@ -162,6 +162,7 @@ async def _measure_all(url: str, requests: int, repeat: int) -> dict[str, float]
     # Opened once for both its uses: a psycopg pool cannot be opened again once closed.
     await floor_app.pool.open()
     results["raw floor"] = await lowest(lambda: floor_app.app, lifespan=False)
+    results["Starlette floor"] = await lowest(lambda: floor_app.starlette_app, lifespan=False)
     results["service"] = await lowest(lambda: create_app(settings))
     with _get_task_replaced(constant):
         results["service, constant get-one handler"] = await lowest(lambda: create_app(settings))

@@ -125,6 +125,18 @@ def test_get_with_a_matching_if_none_match_is_304(client: TestClient, matching: 
     assert response.headers["etag"] == tag
 
 
+def test_a_conditional_header_sent_as_several_field_lines_is_one_list(client: TestClient) -> None:
+    url, tag, _ = created(client)
+
+    not_modified = client.get(url, headers=[("If-None-Match", '"0"'), ("If-None-Match", tag)])
+    replaced = client.put(
+        url, json={"title": "t", "is_completed": False}, headers=[("If-Match", '"77"'), ("If-Match", tag)]
+    )
+
+    assert not_modified.status_code == 304
+    assert replaced.status_code == 200
+
+
 def test_get_with_a_stale_if_none_match_is_200(client: TestClient) -> None:
     url, tag, _ = created(client)
     client.patch(f"{url}/complete")

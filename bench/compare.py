@@ -1,11 +1,13 @@
 """Benchmark: this service against the FastAPI + SQLModel peer and raw psycopg floors, in one run.
 
-    uv run --group bench python bench/compare.py [--duration 10] [--warmup 3] [--connections 32]
+    uv run --group bench python bench/compare.py [--duration 10] [--warmup 3] [--connections 32] [--rounds 3]
 
-For each server (one worker each, fresh PostgreSQL database each, free port) it seeds identical data
-through that server's own API, drives it with wrk (installed from Debian's packages if missing) at 32
-connections for each workload after a warm-up, records requests/s, p50/p99 latency, errors and the server
-process's peak RSS, then stops it. Prints a Markdown table and writes bench/results/compare.json.
+It starts every server (one worker each unless named otherwise, a fresh PostgreSQL database each, a free
+port) and seeds identical data through each server's own API. Then, workload by workload, it drives the
+servers in turn with wrk (installed from Debian's packages if missing) at 32 connections after a warm-up,
+the others idle, for ``--rounds`` interleaved rounds, and keeps each server's median round: requests/s,
+p50/p99 latency, errors. Last it reads each server process's peak RSS and stops them all. Prints a Markdown
+table and writes bench/results/compare.json. About 13 minutes with the defaults.
 BENCH_DATABASE_URL names the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/test).
 """
 
@@ -25,7 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -221,7 +223,24 @@ def scripts(directory: Path, data: dict[str, Any]) -> dict[str, Path | None]:
     return paths
 
 
-def measure(server: Server, args: argparse.Namespace, binary: str) -> dict[str, Any]:
+@dataclass
+class Target:
+    """A started, seeded server and the wrk scripts that drive it."""
+
+    server: Server
+    process: subprocess.Popen[bytes]
+    base_url: str
+    data: dict[str, Any]
+    paths: dict[str, Path | None]
+
+    def drive(self, workload: str, args: argparse.Namespace, binary: str) -> Result:
+        url = f"{self.base_url}/api/{self.data['list_user']}/tasks" if workload == "list 1,000" else self.base_url
+        wrk(binary, url, self.paths[workload], args.warmup, args.connections)
+        return wrk(binary, url, self.paths[workload], args.duration, args.connections)
+
+
+@contextmanager
+def deployed(server: Server) -> Iterator[Target]:
     port = free_port()
     with fresh_database(server.name.split()[0].lower()) as database_url, tempfile.TemporaryDirectory() as scratch:
         if server.migrate:
@@ -235,14 +254,27 @@ def measure(server: Server, args: argparse.Namespace, binary: str) -> dict[str, 
         with running(server, database_url, port) as process:
             base_url = f"http://127.0.0.1:{port}"
             data = asyncio.run(seed(base_url)) if server.seeded else unseeded()
-            paths = scripts(Path(scratch), data)
-            results: dict[str, Any] = {}
-            for workload in server.workloads:
-                url = f"{base_url}/api/{data['list_user']}/tasks" if workload == "list 1,000" else base_url
-                wrk(binary, url, paths[workload], args.warmup, args.connections)
-                results[workload] = asdict(wrk(binary, url, paths[workload], args.duration, args.connections))
-                print(f"  {server.name}: {workload}: {results[workload]}", file=sys.stderr)
-            results["peak_rss_mb"] = peak_rss_mb(process.pid)
+            yield Target(server, process, base_url, data, scripts(Path(scratch), data))
+
+
+def measure(servers: list[Server], args: argparse.Namespace, binary: str) -> dict[str, dict[str, Any]]:
+    """Each workload in rounds, every round driving each server that takes it once, while the others wait idle:
+    a drift in this machine's speed then falls on all of them alike. Reports each server's median round."""
+    with ExitStack() as stack:
+        targets = [stack.enter_context(deployed(server)) for server in servers]
+        results: dict[str, dict[str, Any]] = {server.name: {} for server in servers}
+        for workload in WORKLOADS:
+            takers = [target for target in targets if workload in target.server.workloads]
+            rounds: dict[str, list[Result]] = {target.server.name: [] for target in takers}
+            for _ in range(args.rounds):
+                for target in takers:
+                    rounds[target.server.name].append(target.drive(workload, args, binary))
+            for name, runs in rounds.items():
+                median = sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
+                results[name][workload] = asdict(median)
+                print(f"  {name}: {workload}: {[run.requests_per_second for run in runs]} -> {median}", file=sys.stderr)
+        for target in targets:
+            results[target.server.name]["peak_rss_mb"] = peak_rss_mb(target.process.pid)
     return results
 
 
@@ -251,6 +283,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per workload")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load before each measurement")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per workload; the median is kept")
     args = parser.parse_args()
     binary = ensure_wrk()
 
@@ -303,8 +336,7 @@ def main() -> None:
             ["get one", "list 1,000"],
         ),
     ]
-    results = {server.name: measure(server, args, binary) for server in servers}
-    report(results, args)
+    report(measure(servers, args, binary), args)
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
@@ -320,8 +352,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     )
     lines = [
         f"Machine: {cpu}, {os.cpu_count()} cores; PostgreSQL on the same machine; Python {platform.python_version()};",
-        f"wrk, {args.connections} connections, {args.duration:g} s per workload after {args.warmup:g} s warm-up; "
-        "one worker per server.",
+        f"wrk, {args.connections} connections, {args.duration:g} s per workload after {args.warmup:g} s warm-up, "
+        f"median of {args.rounds} interleaved rounds; one worker per server.",
         "",
         "| workload | service req/s | p50 / p99 ms | errors | peer req/s | floor req/s | Starlette floor req/s"
         " | service/peer | service/floor | service/Starlette floor |",
@@ -329,7 +361,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     ]
 
     def against(mine: dict[str, Any], reference: dict[str, Any] | None) -> tuple[str, str]:
-        if reference is None:
+        if reference is None or not reference["requests_per_second"]:
             return "—", "—"
         rate = reference["requests_per_second"]
         return f"{rate:,.0f}", f"{mine['requests_per_second'] / rate:.2f}x"

@@ -23,8 +23,7 @@ JSON = "application/json"
 
 
 # Read from the ASGI scope rather than through ``connexion.request``, which builds a new request object (and
-# Starlette's under it) on every attribute access: about 6 us each, twice per get-one. ASGI header names
-# are lower case.
+# Starlette's under it) on every attribute access: about 6 us each, twice per get-one.
 def _database() -> Database:
     database: Database = scope["state"]["database"]
     return database
@@ -36,7 +35,8 @@ def _cursors() -> CursorCodec:
 
 
 def _list_header(name: bytes) -> str | None:
-    """A list-valued request header, its field lines joined into one list (RFC 9110, section 5.3)."""
+    """A list-valued request header (``name`` in lower case, as ASGI gives header names), its field lines
+    joined into one list as RFC 9110, section 5.3 reads them."""
     lines = [value for key, value in scope["headers"] if key == name]
     return b", ".join(lines).decode("latin-1") if lines else None
 

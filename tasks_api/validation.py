@@ -140,12 +140,14 @@ class _Parameter:
         return _collect(_validator_for(self.schema, Draft4Validator).iter_errors(value), root=self.name)
 
 
+_SOURCES = {"query": "query_params", "header": "headers", "cookie": "cookies"}
+
+
 def _value(request: Any, param: _Parameter) -> Any:
     # Each source is read only for a parameter that lives there: headers and cookies are parsed on first use.
     if param.location == "path":
         return request.path_params.get(param.name.replace("-", "_"))
-    source = {"query": "query_params", "header": "headers", "cookie": "cookies"}[param.location]
-    return getattr(request, source).get(param.name)
+    return getattr(request, _SOURCES[param.location]).get(param.name)
 
 
 class RequestParameterValidator(ParameterValidator):

@@ -16,7 +16,7 @@ from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
 from tasks_api.migrations import schema_head
 from tasks_api.observability import RequestContext, operation_paths
-from tasks_api.operations import PrebuiltApp, SpecURIParser
+from tasks_api.operations import PrebuiltApp
 from tasks_api.settings import Settings
 from tasks_api.validation import VALIDATOR_MAP
 
@@ -46,7 +46,6 @@ def create_app(settings: Settings | None = None) -> PrebuiltApp:
         strict_validation=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,
-        uri_parser_class=SpecURIParser,
     )
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_ROUTING)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.

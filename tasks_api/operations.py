@@ -183,9 +183,11 @@ class _HandlerApp(AsyncASGIApp):
 
 
 class PrebuiltApp(AsyncApp):
-    """Connexion's ``AsyncApp`` with request validation and handler calls built once per operation."""
+    """Connexion's ``AsyncApp`` with request validation and handler calls built once per operation, and
+    URI parsers that keep what they derive from the spec (each lives as long as its operation here)."""
 
     def __init__(self, import_name: str, **kwargs: Any) -> None:
         # AsyncApp's own constructor only picks its handler app, then hands everything to AbstractApp.
         self._middleware_app = _HandlerApp()
-        AbstractApp.__init__(self, import_name, middlewares=_middlewares(), **kwargs)
+        options = {"uri_parser_class": SpecURIParser, **kwargs}
+        AbstractApp.__init__(self, import_name, middlewares=_middlewares(), **options)

@@ -15,7 +15,7 @@ from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
 from tasks_api.migrations import schema_head
-from tasks_api.observability import RequestContext, operation_paths
+from tasks_api.observability import AccessLog, RequestContext, operation_paths
 from tasks_api.operations import PrebuiltApp
 from tasks_api.settings import Settings
 from tasks_api.validation import VALIDATOR_MAP
@@ -50,7 +50,10 @@ def create_app(settings: Settings | None = None) -> PrebuiltApp:
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_ROUTING)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.
     app.add_middleware(
-        RequestContext, position=MiddlewarePosition.BEFORE_EXCEPTION, paths=operation_paths(specification)
+        RequestContext,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        paths=operation_paths(specification),
+        access_log=AccessLog() if settings.access_log else None,
     )
     register_error_handlers(app, specification)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import logging
+import os
 import random
 import re
 import time
@@ -20,7 +22,6 @@ _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-access_log = logging.getLogger("tasks_api.access")
 
 
 @functools.lru_cache(maxsize=2)
@@ -87,12 +88,45 @@ def _new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-class RequestContext:
-    """Gives every request an id (echoed to the client) and writes one access line when it ends."""
+class AccessLog:
+    """One JSON line per finished request, in the shape of every other log line, written whole to a file
+    descriptor (stderr unless told otherwise).
 
-    def __init__(self, app: ASGIApp, paths: Mapping[str, str]) -> None:
+    Not through ``logging``: building a ``LogRecord`` and passing it down the handler chain took about 25 us a
+    request in the running service, a tenth of a get-one's CPU, for a line that needs none of logging's
+    routing. A line is far below the size a pipe writes atomically, so lines never interleave with others.
+    """
+
+    def __init__(self, fd: int = 2) -> None:
+        self._fd = fd
+
+    def write(self, *, request: str, method: str, path: str | None, status: int, duration_ms: float) -> None:
+        line = orjson.dumps(
+            {
+                "ts": _utc_timestamp(time.time()),
+                "level": "info",
+                "logger": "tasks_api.access",
+                "message": "request",
+                "request_id": request,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        # A line that cannot be written (stderr closed, or a full non-blocking pipe) must not fail the request.
+        with contextlib.suppress(OSError):
+            os.write(self._fd, line)
+
+
+class RequestContext:
+    """Gives every request an id (echoed to the client) and, with an access log, writes one line when it ends."""
+
+    def __init__(self, app: ASGIApp, paths: Mapping[str, str], access_log: AccessLog | None) -> None:
         self.app = app
         self.paths = paths
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,19 +152,13 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
+            if self.access_log is not None:
                 operation_id = extensions.get("connexion_routing", {}).get("operation_id")
-                fields = {
-                    "request_id": current,
-                    "method": scope["method"],
-                    "path": self.paths.get(operation_id) if operation_id else None,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                }
-                # Made directly rather than through ``access_log.info``, which would walk the stack for a source
-                # location that no access line prints; this line is about a tenth of a get-one's CPU.
-                record = access_log.makeRecord(
-                    access_log.name, logging.INFO, __file__, 0, "request", (), None, extra={"fields": fields}
+                self.access_log.write(
+                    request=current,
+                    method=scope["method"],
+                    path=self.paths.get(operation_id) if operation_id else None,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
-                access_log.handle(record)
             request_id.reset(token)

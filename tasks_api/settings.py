@@ -55,6 +55,7 @@ class Settings:
     pool: PoolOptions = field(default_factory=PoolOptions)
     # Seconds in-flight requests get to finish after SIGTERM before they are cut off.
     shutdown_grace: float = 30.0
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -76,4 +77,5 @@ class Settings:
                 statement_timeout_ms=int(_number("TASKS_API_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)),
             ),
             shutdown_grace=_number("TASKS_API_SHUTDOWN_GRACE", 30.0),
+            access_log=_flag("TASKS_API_ACCESS_LOG", default=True),
         )

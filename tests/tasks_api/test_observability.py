@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
-from tasks_api.observability import JSONFormatter, request_id
+from tasks_api.app import create_app
+from tasks_api.observability import AccessLog, JSONFormatter, request_id
+from tasks_api.settings import Settings
 from tests.support import new_user
 
 
@@ -40,19 +45,44 @@ def test_an_unsafe_incoming_request_id_is_replaced(client: TestClient, incoming:
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
 
 
-def test_access_log_names_the_route_not_the_url(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    user = new_user()
-    with caplog.at_level(logging.INFO, logger="tasks_api.access"):
-        response = client.get(f"/api/{user}/tasks/{new_user()}", headers={"X-Request-ID": "trace-7"})
+def _access_lines(captured: str) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+    return [line for line in lines if line["logger"] == "tasks_api.access"]
 
-    (record,) = [record for record in caplog.records if record.name == "tasks_api.access"]
-    line = json.loads(JSONFormatter().format(record))
+
+def test_access_log_names_the_route_not_the_url(client: TestClient, capfd: pytest.CaptureFixture[str]) -> None:
+    user = new_user()
+    capfd.readouterr()
+    response = client.get(f"/api/{user}/tasks/{new_user()}", headers={"X-Request-ID": "trace-7"})
+
+    (line,) = _access_lines(capfd.readouterr().err)
+    assert (line["level"], line["message"]) == ("info", "request")
     assert line["request_id"] == "trace-7"
     assert line["method"] == "GET"
     assert line["path"] == "/api/{user_id}/tasks/{task_id}"
     assert line["status"] == response.status_code == 404
-    assert line["duration_ms"] >= 0
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert datetime.fromisoformat(str(line["ts"])).utcoffset() == timedelta(0)
     assert user not in json.dumps(line)
+
+
+def test_the_access_log_can_be_turned_off(settings: Settings, capfd: pytest.CaptureFixture[str]) -> None:
+    with create_app(replace(settings, access_log=False)).test_client() as quiet:
+        capfd.readouterr()
+        response = quiet.get(f"/api/{new_user()}/tasks")
+
+    assert response.status_code == 200
+    assert response.headers["x-request-id"]
+    assert _access_lines(capfd.readouterr().err) == []
+
+
+def test_an_access_line_that_cannot_be_written_is_dropped_without_an_error() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a pipe nobody reads refuses writes (EPIPE)
+    try:
+        AccessLog(write_end).write(request="r", method="GET", path=None, status=200, duration_ms=0.1)
+    finally:
+        os.close(write_end)
 
 
 def test_json_lines_carry_the_request_id_and_the_exception() -> None:

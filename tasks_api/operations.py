@@ -151,13 +151,21 @@ class _HandlerCall(AsyncOperation):
         self._sanitize = functools.lru_cache(maxsize=256)(pythonic if pythonic_params else sanitized)
         self._arguments, self._has_kwargs = inspect_function_arguments(operation.function)
         self._takes_body = self._sanitize(operation.body_name("")) in self._arguments
+        # Connexion's get_arguments rebuilds the parameter definitions and deep-copies the query defaults on
+        # every request. An operation with neither query parameters nor a body takes its path parameters
+        # alone, which the URI parser has already typed.
+        self._path_only = not operation.request_body and all(p["in"] != "query" for p in operation.parameters)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path_params, query_params = scope["extensions"][_PARAMETERS]
+        if self._path_only:
+            response = await self._fn(**{self._sanitize(name): value for name, value in path_params.items()})
+            await response(scope, receive, send)
+            return
         body, content_type = None, ""
         if self._takes_body:
             request = ConnexionRequest(scope, receive)
             body, content_type = await request.get_body(), request.mimetype
-        path_params, query_params = scope["extensions"][_PARAMETERS]
         arguments = get_arguments(
             self._operation,
             path_params=path_params,

@@ -159,14 +159,20 @@ class _HandlerCall(AsyncOperation):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path_params, query_params = scope["extensions"][_PARAMETERS]
         if self._path_only:
-            response = await self._fn(**{self._sanitize(name): value for name, value in path_params.items()})
-            await response(scope, receive, send)
-            return
+            arguments = {self._sanitize(name): value for name, value in path_params.items()}
+        else:
+            arguments = await self._connexion_arguments(scope, receive, path_params, query_params)
+        response = await self._fn(**arguments)
+        await response(scope, receive, send)
+
+    async def _connexion_arguments(
+        self, scope: Scope, receive: Receive, path_params: dict[str, Any], query_params: dict[str, Any]
+    ) -> dict[str, Any]:
         body, content_type = None, ""
         if self._takes_body:
             request = ConnexionRequest(scope, receive)
             body, content_type = await request.get_body(), request.mimetype
-        arguments = get_arguments(
+        arguments: dict[str, Any] = get_arguments(
             self._operation,
             path_params=path_params,
             query_params=query_params,
@@ -177,8 +183,7 @@ class _HandlerCall(AsyncOperation):
             sanitize=self._sanitize,
             content_type=content_type,
         )
-        response = await self._fn(**arguments)
-        await response(scope, receive, send)
+        return arguments
 
 
 class _HandlerAPI(AsyncApi):

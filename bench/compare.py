@@ -42,7 +42,9 @@ RESULTS = ROOT / "bench" / "results" / "compare.json"
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 VENV_BIN = Path(sys.executable).parent
 
-WORKLOADS = ["get one", "list 1,000", "create", "toggle", "update"]
+# The reads: all the floors and the 2-worker service take.
+READS = ["get one", "list 1,000"]
+WORKLOADS = [*READS, "create", "toggle", "update"]
 LIST_SIZE = 1000
 USERS, TASKS_PER_USER = 64, 16
 
@@ -312,14 +314,12 @@ def main() -> None:
             migrate=False,
             url_scheme="postgresql+psycopg",
         ),
-        Server(
-            "raw floor", [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:app"], {}, ["get one", "list 1,000"]
-        ),
+        Server("raw floor", [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:app"], {}, READS),
         Server(
             "Starlette floor",
             [*uvicorn, "--app-dir", str(ROOT / "bench"), "floor_app:starlette_app"],
             {},
-            ["get one", "list 1,000"],
+            READS,
         ),
         Server(
             "Connexion, no database",
@@ -333,7 +333,7 @@ def main() -> None:
             "service, 2 workers",
             [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "2"],
             {},
-            ["get one", "list 1,000"],
+            READS,
         ),
     ]
     report(measure(servers, args, binary), args)
@@ -384,15 +384,15 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"floor {floor['peak_rss_mb']:.0f} MiB, Starlette floor {starlette_floor['peak_rss_mb']:.0f} MiB; "
         f"service with 2 workers {two['peak_rss_mb']:.0f} MiB in all.",
         f"Errors: peer {sum(peer[w]['errors'] for w in WORKLOADS)}, floor "
-        f"{sum(floor[w]['errors'] for w in ('get one', 'list 1,000'))}, Starlette floor "
-        f"{sum(starlette_floor[w]['errors'] for w in ('get one', 'list 1,000'))}.",
+        f"{sum(floor[w]['errors'] for w in READS)}, Starlette floor "
+        f"{sum(starlette_floor[w]['errors'] for w in READS)}.",
         f"Connexion with the same spec and validators but a constant handler (no database): get one "
         f"{ceiling['requests_per_second']:,.0f} req/s = {ceiling_ratio:.2f}x the floor.",
         "",
         "| workload | 1 worker req/s | 2 workers req/s | scaling |",
         "|---|---|---|---|",
     ]
-    for workload in ("get one", "list 1,000"):
+    for workload in READS:
         one, both = service[workload]["requests_per_second"], two[workload]["requests_per_second"]
         lines.append(f"| {workload} | {one:,.0f} | {both:,.0f} | {both / one:.2f}x |")
     print("\n".join(lines))

@@ -126,8 +126,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    # Logging as the CLI configures it, so that the access lines' cost is counted; stderr, where they go, is
-    # sent to /dev/null (the table goes to stdout).
+    # Logging as the CLI configures it. Access lines are written to stderr whatever the logging config, so
+    # stderr goes to /dev/null (the table goes to stdout) and their cost is still counted.
     logging.config.dictConfig(logging_config())
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
     with fresh_database("cpu") as url:

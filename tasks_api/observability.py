@@ -36,18 +36,17 @@ def _utc_timestamp(created: float) -> str:
     return f"{_utc_second(seconds)}.{int((created - seconds) * 1000):03d}+00:00"
 
 
+def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
+    """What every log line starts with, access lines included."""
+    return {"ts": _utc_timestamp(created), "level": level, "logger": logger, "message": message}
+
+
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": _utc_timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+        entry = _entry(record.created, record.levelname.lower(), record.name, record.getMessage())
         current_request = request_id.get()
         if current_request is not None:
             entry["request_id"] = current_request
-        entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -103,10 +102,7 @@ class AccessLog:
     def write(self, *, request: str, method: str, path: str | None, status: int, duration_ms: float) -> None:
         line = orjson.dumps(
             {
-                "ts": _utc_timestamp(time.time()),
-                "level": "info",
-                "logger": "tasks_api.access",
-                "message": "request",
+                **_entry(time.time(), "info", "tasks_api.access", "request"),
                 "request_id": request,
                 "method": method,
                 "path": path,

@@ -1,4 +1,4 @@
-"""The ceiling of the service's Connexion app for get-one: the same app class, spec and validation, but a
+"""The ceiling of the service's Connexion app for get-one: the service's Connexion app, spec and validation, but a
 handler that answers a constant without touching a database. ``bench/compare.py`` runs it beside the floor,
 to show how much of the floor's budget Connexion itself takes.
 Start: ``uvicorn connexion_ceiling_app:app --app-dir bench``."""
@@ -10,9 +10,7 @@ from typing import Any
 import yaml
 from starlette.responses import Response
 
-from tasks_api.app import SPEC_PATH
-from tasks_api.operations import PrebuiltApp
-from tasks_api.validation import VALIDATOR_MAP
+from tasks_api.app import SPEC_PATH, connexion_app
 
 TASK = b'{"id": "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b", "title": "constant"}'
 
@@ -29,5 +27,4 @@ def _get_one_only() -> dict[str, Any]:
     return specification
 
 
-app = PrebuiltApp(__name__)
-app.add_api(_get_one_only(), strict_validation=True, validator_map=VALIDATOR_MAP)
+app = connexion_app(_get_one_only())

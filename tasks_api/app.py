@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion.middleware import MiddlewarePosition
+from connexion import AsyncApp
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.lifespan import Lifespan
 
 from db.database import open_database
 from tasks_api.body_limit import BodySizeLimit
@@ -16,14 +18,39 @@ from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
 from tasks_api.migrations import schema_head
 from tasks_api.observability import AccessLog, RequestContext, operation_paths
-from tasks_api.operations import PrebuiltApp
+from tasks_api.operations import HandlerCall
 from tasks_api.settings import Settings
-from tasks_api.validation import VALIDATOR_MAP
+from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "tasks.yaml"
 
 
-def create_app(settings: Settings | None = None) -> PrebuiltApp:
+def connexion_app(
+    specification: dict[str, Any],
+    *,
+    lifespan: Lifespan | None = None,
+    validate_responses: bool = False,
+    connexion_handler_calls: bool = False,
+) -> AsyncApp:
+    """Connexion's ``AsyncApp`` for a spec, with this service's options and validators, its default middleware
+    stack and, unless ``connexion_handler_calls``, this service's handler call after it."""
+    middlewares = [*ConnexionMiddleware.default_middlewares]  # a copy: add_middleware inserts into it
+    if not connexion_handler_calls:
+        middlewares.append(HandlerCall)
+    app = AsyncApp(__name__, lifespan=lifespan, middlewares=middlewares, uri_parser_class=SpecURIParser)
+    app.add_api(
+        specification,
+        strict_validation=True,
+        validate_responses=validate_responses,
+        validator_map=VALIDATOR_MAP,
+    )
+    return app
+
+
+def create_app(settings: Settings | None = None, *, connexion_handler_calls: bool = False) -> AsyncApp:
+    """The service: Connexion's ``AsyncApp`` with its default middleware stack and this service's handler call
+    after it (``tasks_api.operations``). ``connexion_handler_calls`` leaves handler calls to Connexion itself:
+    the reference the differential test holds the service to."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -40,12 +67,11 @@ def create_app(settings: Settings | None = None) -> PrebuiltApp:
             await database.dispose()
 
     specification = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    app = PrebuiltApp(__name__, lifespan=lifespan)
-    app.add_api(
+    app = connexion_app(
         specification,
-        strict_validation=True,
+        lifespan=lifespan,
         validate_responses=settings.validate_responses,
-        validator_map=VALIDATOR_MAP,
+        connexion_handler_calls=connexion_handler_calls,
     )
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_ROUTING)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.

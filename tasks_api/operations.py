@@ -1,206 +1,129 @@
-"""Connexion's request validation and handler call, with what depends only on the spec built once.
+"""The handler call: the one layer this service adds to Connexion's own middleware stack.
 
-Connexion 3 rebuilds, on every request, objects that are the same for every request of an operation: the
-URI parser and parameter validator, the accepted media types, and the whole decorator chain around the
-handler (with ``inspect.signature`` of the handler). That was about a quarter of a get-one's CPU. The
-classes here are Connexion's own, subclassed to build those once per operation; the rules still all come
-from the OpenAPI document, and the request-time steps are Connexion's, in Connexion's order.
+Connexion's ``AsyncApp`` calls a handler through a decorator chain that it rebuilds on every request (with
+``inspect.signature`` of the handler, a new URI parser and a second parse of the parameters): measured in
+place, that was the largest share of what a get-one cost above the raw floor. ``HandlerCall`` is a routed
+middleware (the base Connexion's own operation-level middlewares use) appended after Connexion's
+``ContextMiddleware``: it builds the same steps once per operation, with Connexion's own functions, and
+answers every request routed to an operation. Requests that match no operation pass on to Connexion's app,
+which answers 404 and 405 as before. Everything in front of it is Connexion's default stack, so every
+``MiddlewarePosition`` works as Connexion documents it.
+
+What a handler receives is what Connexion's own call gives it, in Connexion's order: path, query and body
+arguments typed and defaulted by the spec, the security context (``user``, ``token_info``) and
+``context_`` when the handler declares them; a synchronous handler runs in the thread pool.
+``tests/tasks_api/test_operations.py`` pins this against a plain ``connexion.AsyncApp``.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
-from connexion import AsyncApp
-from connexion.apps.abstract import AbstractApp
-from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
-from connexion.datastructures import MediaTypeDict
-from connexion.decorators.parameter import get_arguments, pythonic, sanitized
+from connexion.decorators.parameter import CONTEXT_NAME, get_arguments, pythonic, sanitized, unwrap_decorators
 from connexion.decorators.response import AsyncResponseDecorator
-from connexion.exceptions import UnsupportedMediaTypeProblem
 from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionRequest
-from connexion.middleware.abstract import ROUTING_CONTEXT
-from connexion.middleware.main import ConnexionMiddleware
-from connexion.middleware.request_validation import (
-    RequestValidationAPI,
-    RequestValidationMiddleware,
-    RequestValidationOperation,
-)
-from connexion.middleware.routing import RoutingMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
-from connexion.uri_parsing import OpenAPIURIParser
-from connexion.utils import inspect_function_arguments, is_nullable
+from connexion.utils import inspect_function_arguments
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-_PARAMETERS = "tasks_api.parameters"
+# Where Connexion's SecurityMiddleware leaves what the security handlers returned (``user``, ``token_info``).
+_SECURITY_CONTEXT = "connexion_context"
 
 
-class SpecURIParser(OpenAPIURIParser):
-    """Connexion's OpenAPI URI parser, keeping the parameter schemas it otherwise rebuilds for every parameter
-    of every request: here a parser lives as long as its operation."""
+def _asynchronous(function: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(unwrap_decorators(function)):
+        return function
 
-    @functools.cached_property
-    def param_schemas(self) -> dict[str, Any]:
-        schemas: dict[str, Any] = super().param_schemas
-        return schemas
+    @functools.wraps(function)
+    async def in_thread_pool(**arguments: Any) -> Any:
+        return await run_in_threadpool(function, **arguments)
 
-
-class _PrebuiltValidationOperation(RequestValidationOperation):
-    def __init__(self, next_app: Any, *, operation: AbstractOperation, **kwargs: Any) -> None:
-        super().__init__(next_app, operation=operation, **kwargs)
-        self._uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
-        self._parameter_validator = self._validator_map["parameter"](
-            operation.parameters,
-            uri_parser=self._uri_parser,
-            strict_validation=self.strict_validation,
-            security_query_params=self.security_query_params,
-        )
-        self._takes_body = bool(operation.request_body)
-        self._consumes = MediaTypeDict([(media_type.lower(), None) for media_type in operation.consumes])
-
-    def validate_mime_type(self, mime_type: str) -> None:
-        if mime_type.lower() not in self._consumes:
-            raise UnsupportedMediaTypeProblem(
-                detail=f"Invalid Content-type ({mime_type}), expected {self._operation.consumes}"
-            )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = ConnexionRequest(scope, uri_parser=self._uri_parser)
-        self._parameter_validator.validate_request(request)
-        # The handler call needs the same parameters, parsed and typed by the same URI parser.
-        scope.setdefault("extensions", {})[_PARAMETERS] = (request.path_params, request.query_params)
-        if not self._takes_body:
-            # Nothing to check: an operation without a request body accepts no media type in particular.
-            await self.next_app(scope, receive, send)
-            return
-        mime_type, encoding = self.extract_content_type(scope["headers"])
-        self.validate_mime_type(mime_type)
-        schema = self._operation.body_schema(mime_type)
-        body_validator = self._validator_map["body"].get(mime_type) if schema else None
-        if body_validator is not None:
-            validator = body_validator(
-                schema=schema,
-                required=self._operation.request_body.get("required", False),
-                nullable=is_nullable(self._operation.body_definition(mime_type)),
-                encoding=encoding,
-                strict_validation=self.strict_validation,
-                uri_parser=self._uri_parser,
-            )
-            receive, scope = await validator.wrap_receive(receive, scope=scope)
-        await self.next_app(scope, receive, send)
+    return in_thread_pool
 
 
-class _PrebuiltValidationAPI(RequestValidationAPI):
-    def make_operation(self, operation: AbstractOperation) -> RequestValidationOperation:
-        return _PrebuiltValidationOperation(
-            self.next_app,
-            operation=operation,
-            strict_validation=self.strict_validation,
-            validator_map=self.validator_map,
-        )
+def _is_plain_string(parameter: dict[str, Any]) -> bool:
+    schema = parameter.get("schema", {})
+    return schema.get("type") == "string" and schema.get("format") != "binary" and not schema.get("nullable")
 
 
-class PrebuiltRequestValidation(RequestValidationMiddleware):
-    """Connexion's request validation middleware, validators built once per operation."""
-
-    api_cls = _PrebuiltValidationAPI
-
-
-class SwaggerUIAfterRouting(SwaggerUIMiddleware):
-    """Connexion's Swagger UI, placed after routing: a request that routing matched to an operation
-    cannot be for the UI, so it skips the UI's router instead of being matched against every UI route."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("extensions", {}).get(ROUTING_CONTEXT, {}).get("operation_id") is not None:
-            await self.app(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-def _middlewares() -> list[Any]:
-    """Connexion's default stack with these subclasses in place of its own, Swagger UI moved after routing."""
-    middlewares: list[Any] = []
-    for middleware in ConnexionMiddleware.default_middlewares:
-        if middleware is SwaggerUIMiddleware:
-            continue
-        middlewares.append(PrebuiltRequestValidation if middleware is RequestValidationMiddleware else middleware)
-        if middleware is RoutingMiddleware:
-            middlewares.append(SwaggerUIAfterRouting)
-    return middlewares
-
-
-class _HandlerCall(AsyncOperation):
-    """Calls a handler with the arguments Connexion derives from the request and sends its response,
-    through Connexion's own response decorator, built once instead of on every request. Unlike Connexion's
-    decorator it passes no form files and no security context: the spec declares neither."""
-
+class _OperationCall:
     def __init__(self, operation: AbstractOperation, jsonifier: Jsonifier, pythonic_params: bool) -> None:
-        super().__init__(
-            AsyncResponseDecorator(framework=StarletteFramework, jsonifier=jsonifier)(operation.function),
-            jsonifier=jsonifier,
-            operation_id=operation.operation_id,
-            pythonic_params=pythonic_params,
-        )
+        function = operation.function
         self._operation = operation
-        # Connexion turns each parameter name into a Python name with regular expressions, on every request;
+        self._uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
+        # Connexion turns each parameter name into a Python name with regular expressions on every request;
         # the names come from the spec (strict validation refuses any other query parameter), so few recur.
         self._sanitize = functools.lru_cache(maxsize=256)(pythonic if pythonic_params else sanitized)
-        self._arguments, self._has_kwargs = inspect_function_arguments(operation.function)
-        self._takes_body = self._sanitize(operation.body_name("")) in self._arguments
-        # Connexion's get_arguments rebuilds the parameter definitions and deep-copies the query defaults on
-        # every request. An operation with neither query parameters nor a body takes its path parameters
-        # alone, which the URI parser has already typed.
-        self._path_only = not operation.request_body and all(p["in"] != "query" for p in operation.parameters)
+        self._arguments, self._has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+        self._call = AsyncResponseDecorator(framework=StarletteFramework, jsonifier=jsonifier)(_asynchronous(function))
+        self._takes_body = self._has_kwargs or self._sanitize(operation.body_name("")) in self._arguments
+        self._takes_context = CONTEXT_NAME in self._arguments
+        path = [parameter for parameter in operation.parameters if parameter["in"] == "path"]
+        # An operation with neither a body nor query parameters takes only path parameters as arguments (headers
+        # are not arguments); when they are all strings, it gets them as routing captured them: the value
+        # Connexion's typing gives (``str`` of a string), without Connexion's per-request argument building,
+        # which rebuilds the parameter definitions and deep-copies the query defaults.
+        takes_only_path = not operation.request_body and all(p["in"] != "query" for p in operation.parameters)
+        self._path_names: dict[str, str] | None = None
+        if takes_only_path and all(map(_is_plain_string, path)):
+            self._path_names = {parameter["name"]: self._sanitize(parameter["name"]) for parameter in path}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path_params, query_params = scope["extensions"][_PARAMETERS]
-        if self._path_only:
-            arguments = {self._sanitize(name): value for name, value in path_params.items()}
+        if self._path_names is not None:
+            names = self._path_names
+            arguments = {names[name]: value for name, value in scope["path_params"].items()}
         else:
-            arguments = await self._connexion_arguments(scope, receive, path_params, query_params)
-        response = await self._fn(**arguments)
+            arguments = await self._spec_arguments(scope, receive)
+        context = scope["extensions"].get(_SECURITY_CONTEXT)
+        if context or self._takes_context:
+            self._add_context(arguments, context or {})
+        response = await self._call(**arguments)
         await response(scope, receive, send)
 
-    async def _connexion_arguments(
-        self, scope: Scope, receive: Receive, path_params: dict[str, Any], query_params: dict[str, Any]
-    ) -> dict[str, Any]:
-        body, content_type = None, ""
-        if self._takes_body:
-            request = ConnexionRequest(scope, receive)
-            body, content_type = await request.get_body(), request.mimetype
+    async def _spec_arguments(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        request = ConnexionRequest(scope, receive, uri_parser=self._uri_parser)
         arguments: dict[str, Any] = get_arguments(
             self._operation,
-            path_params=path_params,
-            query_params=query_params,
-            body=body,
-            files={},
+            path_params=request.path_params,
+            query_params=request.query_params,
+            body=await request.get_body() if self._takes_body else None,
+            files={},  # the spec declares no form bodies
             arguments=self._arguments,
             has_kwargs=self._has_kwargs,
             sanitize=self._sanitize,
-            content_type=content_type,
+            content_type=request.mimetype,
         )
-        return arguments
+        return {self._sanitize(name): value for name, value in arguments.items()}
+
+    def _add_context(self, arguments: dict[str, Any], context: dict[str, Any]) -> None:
+        for name, value in context.items():
+            if self._has_kwargs or name in self._arguments:
+                arguments[name] = value
+        if self._takes_context:
+            arguments[CONTEXT_NAME] = context
 
 
-class _HandlerAPI(AsyncApi):
-    def make_operation(self, operation: AbstractOperation) -> AsyncOperation:
-        return _HandlerCall(operation, self.jsonifier, self.pythonic_params)
+class _HandlerCallAPI(RoutedAPI[_OperationCall]):
+    def __init__(
+        self, *args: Any, jsonifier: Jsonifier | None = None, pythonic_params: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.jsonifier = jsonifier or Jsonifier()
+        self.pythonic_params = pythonic_params
+        self.add_paths()
+
+    def make_operation(self, operation: AbstractOperation) -> _OperationCall:
+        return _OperationCall(operation, self.jsonifier, self.pythonic_params)
 
 
-class _HandlerApp(AsyncASGIApp):
-    api_cls = _HandlerAPI
+class HandlerCall(RoutedMiddleware[_HandlerCallAPI]):
+    """Calls the handler of the operation Connexion routed the request to (see the module docstring)."""
 
-
-class PrebuiltApp(AsyncApp):
-    """Connexion's ``AsyncApp`` with request validation and handler calls built once per operation, and
-    URI parsers that keep what they derive from the spec (each lives as long as its operation here)."""
-
-    def __init__(self, import_name: str, **kwargs: Any) -> None:
-        # AsyncApp's own constructor only picks its handler app, then hands everything to AbstractApp.
-        self._middleware_app = _HandlerApp()
-        options = {"uri_parser_class": SpecURIParser, **kwargs}
-        AbstractApp.__init__(self, import_name, middlewares=_middlewares(), **options)
+    api_cls = _HandlerCallAPI

@@ -6,15 +6,17 @@ reported (status, ``field_errors``) and closes the crash paths of Connexion's de
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
+from connexion.uri_parsing import OpenAPIURIParser
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
@@ -91,17 +93,34 @@ def _describe(name: str) -> str:
     return name.removesuffix("_id").replace("_", " ") + " ID" if name.endswith("_id") else name
 
 
-_validators: dict[tuple[int, type[Draft4Validator]], tuple[dict[str, Any], Draft4Validator]] = {}
+T = TypeVar("T")
+
+
+class _DerivedFromSpec:
+    """What this module derives from a spec object (a schema, an operation's parameter list), derived once.
+
+    Connexion builds new validators and URI parsers for every request, but hands them the same spec objects,
+    which live as long as the app: keyed by identity, each derivation is made once instead of per request.
+    """
+
+    def __init__(self) -> None:
+        self._derived: dict[tuple[int, Hashable], tuple[object, Any]] = {}
+
+    def get(self, source: object, kind: Hashable, derive: Callable[[], T]) -> T:
+        key = (id(source), kind)
+        cached = self._derived.get(key)
+        if cached is None or cached[0] is not source:
+            cached = (source, derive())
+            self._derived[key] = cached
+        derived: T = cached[1]
+        return derived
+
+
+_derived = _DerivedFromSpec()
 
 
 def _validator_for(schema: dict[str, Any], validator_class: type[Draft4Validator]) -> Draft4Validator:
-    # Connexion builds a new validator for every request; the schemas live as long as the app, so build each once.
-    key = (id(schema), validator_class)
-    cached = _validators.get(key)
-    if cached is None or cached[0] is not schema:
-        cached = (schema, validator_class(schema, format_checker=FORMAT_CHECKER))
-        _validators[key] = cached
-    return cached[1]
+    return _derived.get(schema, validator_class, lambda: validator_class(schema, format_checker=FORMAT_CHECKER))
 
 
 class _DuplicateKey(ValueError):
@@ -150,14 +169,43 @@ def _value(request: Any, param: _Parameter) -> Any:
     return getattr(request, _SOURCES[param.location]).get(param.name)
 
 
+class SpecURIParser(OpenAPIURIParser):
+    """Connexion's OpenAPI URI parser, deriving each operation's parameter schemas once: Connexion's own
+    rebuilds them for every parameter it resolves."""
+
+    def __init__(self, param_defns: list[dict[str, Any]], body_defn: dict[str, Any]) -> None:
+        super().__init__(param_defns, body_defn)
+        self._spec_parameters = param_defns
+
+    @property
+    def param_schemas(self) -> dict[str, Any]:
+        derive = functools.partial(OpenAPIURIParser.param_schemas.fget, self)
+        schemas: dict[str, Any] = _derived.get(self._spec_parameters, "schemas", derive)
+        return schemas
+
+
 class RequestParameterValidator(ParameterValidator):
     """Reports all bad parameters at once, each in ``field_errors``, as a 400 VALIDATION_ERROR."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Connexion builds one of these per operation (see tasks_api.operations), so this is done once.
-        self._known_query = {param["name"] for param in self.parameters.get("query", [])} | self.security_query_params
-        self._checked = [
+    def __init__(
+        self,
+        parameters: list[dict[str, Any]],
+        uri_parser: OpenAPIURIParser,
+        strict_validation: bool = False,
+        security_query_params: list[str] | None = None,
+    ) -> None:
+        super().__init__(parameters, uri_parser, strict_validation, security_query_params)
+        self._known_query = _derived.get(
+            parameters, ("known query", *sorted(self.security_query_params)), self._query_names
+        )
+        self._checked = _derived.get(parameters, "checked", self._parameters_to_check)
+
+    def _query_names(self) -> frozenset[str]:
+        security_names: set[str] = self.security_query_params
+        return frozenset(param["name"] for param in self.parameters.get("query", [])) | security_names
+
+    def _parameters_to_check(self) -> list[_Parameter]:
+        return [
             _Parameter.from_spec(param)
             for location in ("path", "query", "header", "cookie")
             for param in self.parameters.get(location, [])

@@ -214,7 +214,8 @@ class RequestParameterValidator(ParameterValidator):
     def validate_request(self, request: Any) -> None:
         errors: list[FieldError] = []
         details: list[str] = []
-        if self.strict_validation:
+        # An empty query string has no unknown parameters: no need to parse it.
+        if self.strict_validation and request.scope["query_string"]:
             for name in sorted(set(request.query_params) - self._known_query):
                 errors.append({"field": name, "message": "is not a known query parameter"})
                 details.append(f"Unknown query parameter '{name}'")

@@ -1,0 +1,154 @@
+"""The differential test: one corpus of requests sent to the service's app and to a plain ``connexion.AsyncApp``
+built from the same spec, options and validators (Connexion calling the handlers itself) gives the same answers.
+
+This is what makes a Connexion upgrade safe: whatever Connexion changes in how it calls handlers, the service's
+own handler call (``tasks_api.operations``) is held to it here, request by request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from tasks_api.app import create_app
+from tasks_api.settings import Settings
+
+JSON = {"Content-Type": "application/json"}
+COMPARED_HEADERS = ("content-type", "allow", "etag", "location", "retry-after")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # {user}, {task}, {other} are filled in per app
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+CORPUS = [
+    # Every operation with valid input.
+    Call("GET", "/api/{user}/tasks"),
+    Call("POST", "/api/{user}/tasks", _json({"title": "first", "description": "d"}), JSON),
+    Call("POST", "/api/{user}/tasks", _json({"title": "second"}), JSON),
+    Call("GET", "/api/{user}/tasks/{task}"),
+    Call("HEAD", "/api/{user}/tasks/{task}"),
+    Call("PUT", "/api/{user}/tasks/{task}", _json({"title": "replaced", "is_completed": True}), JSON),
+    Call("PATCH", "/api/{user}/tasks/{task}/complete"),
+    Call("GET", "/api/{user}/tasks"),
+    Call("GET", "/api/{user}/tasks?completed=false&sort=title&limit=1"),
+    Call("GET", "/api/{user}/tasks?q=SEC&sort=-updated_at"),
+    Call("GET", "/api/{user}/tasks?completed=true"),
+    Call("GET", "/api/health/live"),
+    Call("GET", "/api/health/ready"),
+    # Conditional requests.
+    Call("GET", "/api/{user}/tasks/{task}", headers={"If-None-Match": '"3"'}),
+    Call("GET", "/api/{user}/tasks/{task}", headers={"If-None-Match": 'W/"3", "9"'}),
+    Call("GET", "/api/{user}/tasks/{task}", headers={"If-None-Match": '"1"'}),
+    Call("PUT", "/api/{user}/tasks/{task}", _json({"title": "t", "is_completed": False}), {**JSON, "If-Match": '"1"'}),
+    Call("PATCH", "/api/{user}/tasks/{task}/complete", headers={"If-Match": '"3"'}),
+    Call("PATCH", "/api/{user}/tasks/{task}/complete", headers={"If-Match": "*"}),
+    Call("DELETE", "/api/{user}/tasks/{task}", headers={"If-Match": '"2"'}),
+    Call("PUT", "/api/{user}/tasks/{other}", _json({"title": "x", "is_completed": False}), {**JSON, "If-Match": '"1"'}),
+    Call("GET", "/api/{user}/tasks/{task}", headers={"If-Match": "x" * 1025}),
+    # Bad path and query parameters.
+    Call("GET", "/api/not-a-uuid/tasks"),
+    Call("GET", "/api/{user}/tasks/42"),
+    Call("PATCH", "/api/not-a-uuid/tasks/42/complete"),
+    Call("GET", "/api/{user}/tasks?limit=0"),
+    Call("GET", "/api/{user}/tasks?limit=ten&sort=priority"),
+    Call("GET", "/api/{user}/tasks?completed=maybe"),
+    Call("GET", "/api/{user}/tasks?colour=red"),
+    Call("GET", "/api/{user}/tasks?cursor=abc.def"),
+    Call("GET", "/api/{user}/tasks?cursor=!!"),
+    Call("GET", "/api/{user}/tasks?q="),
+    # Bad bodies.
+    Call("POST", "/api/{user}/tasks", b'{"title": ', JSON),
+    Call("POST", "/api/{user}/tasks", b"", JSON),
+    Call("POST", "/api/{user}/tasks", b'{"title": "\xff"}', JSON),
+    Call("POST", "/api/{user}/tasks", b'{"title": "a", "title": "b"}', JSON),
+    Call("POST", "/api/{user}/tasks", _json({"title": ""}), JSON),
+    Call("POST", "/api/{user}/tasks", _json({"title": "t", "id": "x", "user_id": "y"}), JSON),
+    Call("POST", "/api/{user}/tasks", _json(["title"]), JSON),
+    Call("PUT", "/api/{user}/tasks/{task}", _json({"title": "t"}), JSON),
+    Call("PUT", "/api/{user}/tasks/{task}", _json({"title": 7, "is_completed": "yes"}), JSON),
+    Call("POST", "/api/{user}/tasks", b'{"title": "' + b"x" * 70_000 + b'"}', JSON),
+    # Wrong and missing media types.
+    Call("POST", "/api/{user}/tasks", b'{"title": "t"}'),
+    Call("POST", "/api/{user}/tasks", b'{"title": "t"}', {"Content-Type": "text/plain"}),
+    Call("POST", "/api/{user}/tasks", b"title=t", {"Content-Type": "application/x-www-form-urlencoded"}),
+    Call("POST", "/api/{user}/tasks", _json({"title": "é"}), {"Content-Type": "application/json; charset=latin-1"}),
+    Call("GET", "/api/{user}/tasks", headers={"Content-Type": "text/plain"}),
+    # Unknown routes and wrong methods.
+    Call("GET", "/api/{user}/things"),
+    Call("GET", "/api/{user}/tasks/{task}/extra"),
+    Call("GET", "/nowhere"),
+    Call("GET", "/api"),
+    Call("POST", "/api/{user}/tasks/{task}"),
+    Call("PATCH", "/api/{user}/tasks"),
+    Call("GET", "/api/{user}/tasks/{task}/complete"),
+    Call("DELETE", "/api/health/live"),
+    Call("POST", "/api/openapi.json"),
+    # The rest of the life of a task.
+    Call("DELETE", "/api/{user}/tasks/{task}"),
+    Call("GET", "/api/{user}/tasks/{task}"),
+    Call("PATCH", "/api/{user}/tasks/{task}/complete"),
+    Call("DELETE", "/api/{user}/tasks/{task}"),
+    Call("GET", "/api/{user}/tasks"),
+    # The contract and its UI, served beside the API.
+    Call("GET", "/api/openapi.json"),
+    Call("GET", "/api/ui/"),
+]
+
+
+class Placeholders:
+    """Replaces every id and timestamp an answer carries with a stable name, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def _name(self, match: re.Match[str]) -> str:
+        return self._names.setdefault(match.group(0), f"<id {len(self._names)}>")
+
+    def __call__(self, text: str) -> str:
+        return _CURSOR.sub("<cursor>", _TIMESTAMP.sub("<timestamp>", _UUID.sub(self._name, text)))
+
+
+def _run(client: TestClient) -> list[tuple[Any, ...]]:
+    user, other = str(uuid.uuid4()), str(uuid.uuid4())
+    task, created = str(uuid.uuid4()), False  # the corpus works on the first task it creates
+    normalise = Placeholders()
+    normalise(user)
+    answers = []
+    for call in CORPUS:
+        path = call.path.format(user=user, task=task, other=other)
+        response = client.request(call.method, path, content=call.body, headers=call.headers)
+        if response.status_code == 201 and not created:
+            task, created = response.json()["id"], True
+        headers = tuple(normalise(response.headers.get(name, "")) for name in COMPARED_HEADERS)
+        answers.append((call.method, call.path, response.status_code, headers, normalise(response.text)))
+    return answers
+
+
+def test_the_service_answers_every_request_as_connexion_itself_would(settings: Settings) -> None:
+    with create_app(settings, connexion_handler_calls=True).test_client() as connexion_client:
+        expected = _run(connexion_client)
+    with create_app(settings).test_client() as service_client:
+        answered = _run(service_client)
+
+    assert [answer[:3] for answer in answered] == [answer[:3] for answer in expected]
+    for mine, reference in zip(answered, expected, strict=True):
+        assert mine == reference
+    statuses = {answer[2] for answer in answered}
+    assert {200, 201, 204, 304, 400, 404, 405, 412, 413, 415, 422} <= statuses

@@ -37,8 +37,8 @@ import handlers.tasks
 from db.database import open_database
 from db.tasks import create_task
 from tasks_api.app import create_app
+from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
-from tasks_api.observability import logging_config
 from tasks_api.settings import Settings, async_database_url
 
 CONCURRENCY = 32

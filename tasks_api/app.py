@@ -17,8 +17,10 @@ from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
 from tasks_api.migrations import schema_head
-from tasks_api.observability import AccessLog, RequestContext, operation_paths
 from tasks_api.operations import HandlerCall
+from tasks_api.problems import ProblemResponses, error_codes
+from tasks_api.request_context import AccessLog, RequestContext
+from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, *, connexion_handler_calls: boo
             await database.dispose()
 
     specification = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    routes = RouteTable.from_spec(specification)
     app = connexion_app(
         specification,
         lifespan=lifespan,
@@ -78,8 +81,8 @@ def create_app(settings: Settings | None = None, *, connexion_handler_calls: boo
     app.add_middleware(
         RequestContext,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        paths=operation_paths(specification),
+        routes=routes,
         access_log=AccessLog() if settings.access_log else None,
     )
-    register_error_handlers(app, specification)
+    register_error_handlers(app, ProblemResponses(error_codes(specification)), routes)
     return app

@@ -10,8 +10,8 @@ from types import FrameType
 
 import uvicorn
 
+from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
-from tasks_api.observability import logging_config
 from tasks_api.settings import Settings
 
 

@@ -1,29 +1,23 @@
-"""Every error leaves the service as application/problem+json with a stable ``error_code``."""
+"""Every error leaves the service as application/problem+json with the ``error_code`` the spec gives its status."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
 
+import orjson
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
+
+from tasks_api.routes import HTTP_METHODS
 
 PROBLEM_JSON = "application/problem+json"
 # Sent with every 503: long enough for a database restart or failover, short enough to feel live.
 RETRY_AFTER_SECONDS = "5"
 
-ERROR_CODES = {
-    400: "VALIDATION_ERROR",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    412: "PRECONDITION_FAILED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "VALIDATION_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-}
+logger = logging.getLogger("tasks_api.errors")
 
 
 class FieldError(TypedDict):
@@ -31,13 +25,8 @@ class FieldError(TypedDict):
     message: str
 
 
-def error_code_for(status: int) -> str:
-    # An unexpected 4xx gets a code outside the spec's enum, so response validation in tests flags it.
-    return ERROR_CODES.get(status, "SERVER_ERROR" if status >= 500 else "CLIENT_ERROR")
-
-
 class ApiProblem(ProblemException):
-    """A problem raised by this service; rendered by ``problem_response`` like every other error."""
+    """A problem raised by this service; rendered by ``ProblemResponses`` like every other error."""
 
     def __init__(
         self,
@@ -51,29 +40,79 @@ class ApiProblem(ProblemException):
         self.field_errors = list(field_errors)
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    field_errors: Sequence[FieldError] = (),
-    headers: Mapping[str, str] | None = None,
-) -> ConnexionResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "error_code": error_code_for(status),
-    }
-    if field_errors:
-        body["field_errors"] = list(field_errors)
-    response_headers = dict(headers or {})
-    if status == 503:
-        response_headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
-    return ConnexionResponse(
-        status_code=status,
-        mimetype=PROBLEM_JSON,
-        content_type=PROBLEM_JSON,
-        body=json.dumps(body),
-        headers=response_headers,
-    )
+def _declared_responses(specification: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(status, response) for every response the spec declares: each operation's, and those of requests that
+    match no operation."""
+    for item in specification["paths"].values():
+        for method in HTTP_METHODS:
+            yield from item.get(method, {}).get("responses", {}).items()
+    yield from specification.get("x-unrouted-responses", {}).items()
+
+
+def _resolved(specification: Mapping[str, Any], response: Mapping[str, Any]) -> Mapping[str, Any]:
+    reference = response.get("$ref")
+    if reference is None:
+        return response
+    name = reference.removeprefix("#/components/responses/")
+    resolved: Mapping[str, Any] = specification["components"]["responses"][name]
+    return resolved
+
+
+def error_codes(specification: Mapping[str, Any]) -> dict[int, str]:
+    """Status -> ``error_code``, from the ``x-error-code`` of the responses the spec declares.
+
+    Refuses a spec in which one status carries two codes, or a code is missing from the Problem schema's enum
+    (a client generated from the spec could not read it).
+    """
+    codes: dict[int, str] = {}
+    for status, response in _declared_responses(specification):
+        code = _resolved(specification, response).get("x-error-code")
+        if code is not None and codes.setdefault(int(status), code) != code:
+            raise ValueError(f"status {status} carries two error codes: {codes[int(status)]} and {code}")
+    problem = specification["components"]["schemas"]["Problem"]
+    unknown = set(codes.values()) - set(problem["properties"]["error_code"]["enum"])
+    if unknown:
+        raise ValueError(f"error codes missing from the Problem schema's enum: {sorted(unknown)}")
+    if 500 not in codes:
+        raise ValueError("the spec declares no 500 response with an x-error-code")
+    return codes
+
+
+class ProblemResponses:
+    """Builds problem+json responses; the status decides the ``error_code``, as the spec says."""
+
+    def __init__(self, codes: Mapping[int, str]) -> None:
+        self._codes = codes
+
+    def __call__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field_errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> ConnexionResponse:
+        code = self._codes.get(status)
+        if code is None:
+            # Every status the service answers with is in the contract; any other is a bug, answered as one.
+            logger.error("status %d is not in the contract, answered as 500 (detail: %s)", status, detail)
+            status, detail, code, field_errors, headers = 500, "An unexpected error occurred", self._codes[500], (), {}
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+            "error_code": code,
+        }
+        if field_errors:
+            body["field_errors"] = list(field_errors)
+        response_headers = dict(headers or {})
+        if status == 503:
+            response_headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
+        return ConnexionResponse(
+            status_code=status,
+            mimetype=PROBLEM_JSON,
+            content_type=PROBLEM_JSON,
+            body=orjson.dumps(body),
+            headers=response_headers,
+        )

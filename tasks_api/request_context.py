@@ -1,84 +1,23 @@
-"""Request ids and structured logs: one JSON object per line, each carrying the request id."""
+"""Request ids on every response, and one access line per request."""
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
-import logging
 import os
 import random
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasks_api.logs import entry, request_id
+from tasks_api.routes import RouteTable
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Echo only ids that are safe to put in a log line and a header; anything else is replaced.
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
-
-request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-
-
-@functools.lru_cache(maxsize=2)
-def _utc_second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def _utc_timestamp(created: float) -> str:
-    """ISO 8601 in UTC to the millisecond; the part up to the second is built once per second, because
-    every request writes a line and datetime's formatting was a third of the formatter's time."""
-    seconds = int(created)
-    return f"{_utc_second(seconds)}.{int((created - seconds) * 1000):03d}+00:00"
-
-
-def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
-    """What every log line starts with, access lines included."""
-    return {"ts": _utc_timestamp(created), "level": level, "logger": logger, "message": message}
-
-
-class JSONFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = _entry(record.created, record.levelname.lower(), record.name, record.getMessage())
-        current_request = request_id.get()
-        if current_request is not None:
-            entry["request_id"] = current_request
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
-
-
-def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` for the service and uvicorn: JSON lines on stderr."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JSONFormatter}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
-        "root": {"handlers": ["stderr"], "level": level},
-        "loggers": {
-            "uvicorn": {"handlers": [], "propagate": True},
-            "uvicorn.error": {"handlers": [], "propagate": True},
-            # Replaced by tasks_api.access, which knows the request id and the route.
-            "uvicorn.access": {"handlers": [], "propagate": False},
-        },
-    }
-
-
-def operation_paths(specification: Mapping[str, Any]) -> dict[str, str]:
-    """Resolved handler name (as Connexion's routing records it) -> path template with the base path,
-    so logs name routes rather than raw URLs full of ids."""
-    base_path = specification["servers"][0]["url"].rstrip("/")
-    return {
-        f"{operation['x-openapi-router-controller']}.{operation['operationId']}": base_path + path
-        for path, item in specification["paths"].items()
-        for operation in item.values()
-        if isinstance(operation, dict) and "operationId" in operation
-    }
 
 
 def _new_request_id() -> str:
@@ -102,7 +41,7 @@ class AccessLog:
     def write(self, *, request: str, method: str, path: str | None, status: int, duration_ms: float) -> None:
         line = orjson.dumps(
             {
-                **_entry(time.time(), "info", "tasks_api.access", "request"),
+                **entry(time.time(), "info", "tasks_api.access", "request"),
                 "request_id": request,
                 "method": method,
                 "path": path,
@@ -119,9 +58,9 @@ class AccessLog:
 class RequestContext:
     """Gives every request an id (echoed to the client) and, with an access log, writes one line when it ends."""
 
-    def __init__(self, app: ASGIApp, paths: Mapping[str, str], access_log: AccessLog | None) -> None:
+    def __init__(self, app: ASGIApp, routes: RouteTable, access_log: AccessLog | None) -> None:
         self.app = app
-        self.paths = paths
+        self.routes = routes
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,7 +92,7 @@ class RequestContext:
                 self.access_log.write(
                     request=current,
                     method=scope["method"],
-                    path=self.paths.get(operation_id) if operation_id else None,
+                    path=self.routes.template(operation_id) if operation_id else None,
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )

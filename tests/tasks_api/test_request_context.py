@@ -1,12 +1,10 @@
-"""Request ids on every response, and access/error logs as one JSON object per line."""
+"""Request ids on every response, and one access line per request naming the route."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -14,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tasks_api.app import create_app
-from tasks_api.observability import AccessLog, JSONFormatter, request_id
+from tasks_api.request_context import AccessLog
 from tasks_api.settings import Settings
 from tests.support import new_user
 
@@ -83,21 +81,3 @@ def test_an_access_line_that_cannot_be_written_is_dropped_without_an_error() -> 
         AccessLog(write_end).write(request="r", method="GET", path=None, status=200, duration_ms=0.1)
     finally:
         os.close(write_end)
-
-
-def test_json_lines_carry_the_request_id_and_the_exception() -> None:
-    try:
-        raise RuntimeError("boom")
-    except RuntimeError:
-        failure = sys.exc_info()
-    record = logging.LogRecord("tasks_api.errors", logging.ERROR, __file__, 1, "failed %s", ("here",), failure)
-    token = request_id.set("req-1")
-    try:
-        text = JSONFormatter().format(record)
-    finally:
-        request_id.reset(token)
-
-    line = json.loads(text)
-    assert "\n" not in text
-    assert (line["level"], line["message"], line["request_id"]) == ("error", "failed here", "req-1")
-    assert "RuntimeError: boom" in line["exception"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging.config
+import os
 import signal
+import warnings
 from collections.abc import Sequence
 from types import FrameType
 
@@ -33,8 +35,20 @@ def _stop(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+# Connexion imports Starlette's test client, whose deprecation notice would be a line of plain text in the JSON
+# log stream on stderr. As an environment variable the filter also reaches the worker processes uvicorn spawns.
+_IMPORT_NOTICE = "Using `httpx` with `starlette.testclient`"
+
+
+def _silence_import_notice() -> None:
+    warnings.filterwarnings("ignore", message=_IMPORT_NOTICE)
+    filters = [os.environ.get("PYTHONWARNINGS"), f"ignore:{_IMPORT_NOTICE}"]
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, filters))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    _silence_import_notice()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal; a stop that was
     # asked for is a clean exit (status 0, no traceback), also when it arrives during migration.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +101,15 @@ class ServerProcess:
         self.base_url = base_url
         self.process = process
         self.log = log
+        self.draining: threading.Thread | None = None
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status once the process and its log have both ended."""
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=30)
+        if self.draining is not None:
+            self.draining.join(timeout=30)
+        return status
 
 
 def _launch(database_url: str, options: tuple[str, ...], environment: dict[str, str]) -> ServerProcess:
@@ -125,7 +135,8 @@ def _await_start(server: ServerProcess) -> None:
     else:
         raise AssertionError(f"server exited with {server.process.wait()}:\n{''.join(server.log)}")
     # Keep draining the log so the server can never block on a full pipe.
-    threading.Thread(target=lambda: server.log.extend(stderr), daemon=True).start()
+    server.draining = threading.Thread(target=lambda: server.log.extend(stderr), daemon=True)
+    server.draining.start()
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,42 @@ TASKS_API = str(Path(sys.executable).parent / "tasks-api")
 MEASUREMENTS: dict[str, str] = {}
 
 
+Task = dict[str, Any]
+
+
 def new_user() -> str:
     return str(uuid.uuid4())
+
+
+def post_task(client: Any, user: str, title: str = "a task", **fields: Any) -> Any:
+    """Creates a task through the API (a test client or an httpx client); the 201 response."""
+    response = client.post(f"/api/{user}/tasks", json={"title": title, **fields})
+    assert response.status_code == 201, response.text
+    return response
+
+
+def create_task(client: Any, user: str, title: str = "a task", **fields: Any) -> Task:
+    """Creates a task through the API; the task."""
+    task: Task = post_task(client, user, title, **fields).json()
+    return task
+
+
+def newest_first(tasks: Iterable[Task]) -> list[Task]:
+    """Tasks in the list's default order."""
+    return sorted(tasks, key=lambda task: (task["created_at"], task["id"]), reverse=True)
+
+
+def assert_problem(response: Any, status: int, error_code: str | None = None) -> dict[str, Any]:
+    """An error answer: problem+json with the status, a stable error code and no internals; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["error_code"] == error_code if error_code is not None else problem["error_code"]
+    assert problem["title"] and problem["type"]
+    assert isinstance(problem["detail"], str)
+    assert "Traceback" not in response.text
+    return problem
 
 
 def _postgres_available() -> None:

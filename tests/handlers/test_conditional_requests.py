@@ -7,15 +7,13 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import new_user
-
-Task = dict[str, Any]
+from tests.support import new_user, post_task
 
 
 def created(client: TestClient) -> tuple[str, str, str]:
     """(task URL, ETag, user) of a new task."""
     user = new_user()
-    response = client.post(f"/api/{user}/tasks", json={"title": "versioned"})
+    response = post_task(client, user, "versioned")
     return f"/api/{user}/tasks/{response.json()['id']}", response.headers["etag"], user
 
 

@@ -9,17 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import new_user
+from tests.support import Task, create_task, new_user
 
 SORTS = ["-created_at", "created_at", "title", "-title", "updated_at", "-updated_at"]
-Task = dict[str, Any]
-
-
-def create(client: TestClient, user: str, title: str, description: str | None = None) -> Task:
-    response = client.post(f"/api/{user}/tasks", json={"title": title, "description": description})
-    assert response.status_code == 201, response.text
-    task: Task = response.json()
-    return task
 
 
 def toggle(client: TestClient, user: str, task: Task) -> Task:
@@ -57,7 +49,7 @@ def seeded(client: TestClient) -> tuple[str, list[Task]]:
     """A user with 23 tasks: repeated titles (so ties need the id), some completed, some updated later."""
     user = new_user()
     titles = ["banana", "Apple", "cherry", "apple", "banana", "Éclair", "date", "elder", "fig", "banana", "grape"]
-    tasks = [create(client, user, titles[n % len(titles)], f"note {n}") for n in range(23)]
+    tasks = [create_task(client, user, titles[n % len(titles)], description=f"note {n}") for n in range(23)]
     for index in (1, 4, 9, 16):
         tasks[index] = toggle(client, user, tasks[index])
     return user, tasks
@@ -109,7 +101,7 @@ def test_pages_have_limit_items_and_the_total_count(client: TestClient, seeded: 
 def test_a_list_that_fills_the_page_exactly_has_no_next_cursor(client: TestClient) -> None:
     user = new_user()
     for n in range(3):
-        create(client, user, f"t{n}")
+        create_task(client, user, f"t{n}")
 
     assert listing(client, user, limit=3)["next_cursor"] is None
 
@@ -127,10 +119,10 @@ def test_completed_filter(client: TestClient, seeded: tuple[str, list[Task]], co
 
 def test_search_is_a_case_insensitive_substring_of_title_or_description(client: TestClient) -> None:
     user = new_user()
-    milk = create(client, user, "Buy MILK")
-    note = create(client, user, "Groceries", "oat milk, two litres")
-    create(client, user, "Call the bank")
-    ecole = create(client, user, "École pickup")
+    milk = create_task(client, user, "Buy MILK")
+    note = create_task(client, user, "Groceries", description="oat milk, two litres")
+    create_task(client, user, "Call the bank")
+    ecole = create_task(client, user, "École pickup")
 
     assert {task["id"] for task in listing(client, user, q="milk")["items"]} == {milk["id"], note["id"]}
     assert listing(client, user, q="milk")["count"] == 2
@@ -154,7 +146,7 @@ def test_search_is_a_case_insensitive_substring_of_title_or_description(client: 
 def test_search_treats_pattern_characters_literally(client: TestClient, query: str, expected_titles: set[str]) -> None:
     user = new_user()
     for title in ["50% off", "5000 of", "snake_case", "snakeXcase", "back\\slash", "backslash", "a/b"]:
-        create(client, user, title)
+        create_task(client, user, title)
 
     titles = {task["title"] for task in listing(client, user, q=query)["items"]}
 
@@ -163,7 +155,7 @@ def test_search_treats_pattern_characters_literally(client: TestClient, query: s
 
 def test_filters_search_sort_and_pages_combine(client: TestClient) -> None:
     user = new_user()
-    tasks = [create(client, user, f"{'report' if n % 2 else 'errand'} {n:02}") for n in range(20)]
+    tasks = [create_task(client, user, f"{'report' if n % 2 else 'errand'} {n:02}") for n in range(20)]
     for task in tasks[:10]:
         toggle(client, user, task)
     matching = [task for task in tasks[:10] if task["title"].startswith("report")]
@@ -176,7 +168,7 @@ def test_filters_search_sort_and_pages_combine(client: TestClient) -> None:
 
 def test_count_follows_every_kind_of_write(client: TestClient) -> None:
     user = new_user()
-    tasks = [create(client, user, f"t{n}") for n in range(6)]
+    tasks = [create_task(client, user, f"t{n}") for n in range(6)]
     toggle(client, user, tasks[0])
     toggle(client, user, tasks[1])
     client.put(f"/api/{user}/tasks/{tasks[2]['id']}", json={"title": "done by PUT", "is_completed": True})
@@ -192,7 +184,7 @@ def test_count_follows_every_kind_of_write(client: TestClient) -> None:
 @pytest.mark.parametrize("sort", SORTS)
 def test_writes_during_a_walk_never_repeat_or_skip_a_task(client: TestClient, sort: str) -> None:
     user = new_user()
-    tasks = [create(client, user, f"task {n % 7}") for n in range(30)]
+    tasks = [create_task(client, user, f"task {n % 7}") for n in range(30)]
     doomed = iter(tasks[::3])
     deleted: set[str] = set()
     added = 0
@@ -200,7 +192,7 @@ def test_writes_during_a_walk_never_repeat_or_skip_a_task(client: TestClient, so
     def meddle() -> None:
         nonlocal added
         for _ in range(2):
-            create(client, user, f"task {added % 7} (new)")
+            create_task(client, user, f"task {added % 7} (new)")
             added += 1
         victim = next(doomed, None)
         if victim is not None:
@@ -245,7 +237,7 @@ def test_bad_parameters_are_400_naming_the_field(client: TestClient, params: dic
 
 def test_parameters_at_their_bounds_are_accepted(client: TestClient) -> None:
     user = new_user()
-    create(client, user, "x" * 200)
+    create_task(client, user, "x" * 200)
 
     assert listing(client, user, limit=1, q="x" * 200)["count"] == 1
     assert listing(client, user, limit=1000)["count"] == 1

@@ -9,17 +9,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 from starlette.testclient import TestClient
 
-from tests.support import new_user, reproducible
+from tests.support import new_user, newest_first, reproducible
 
 # Python's whitespace includes every character the spec counts as whitespace, so this never makes a blank title.
 titles = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40).filter(
     lambda title: not title.isspace()
 )
 descriptions = st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=60)
-
-
-def _newest_first(tasks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(tasks.values(), key=lambda task: (task["created_at"], task["id"]), reverse=True)
 
 
 class TasksMachine(RuleBasedStateMachine):
@@ -94,7 +90,7 @@ class TasksMachine(RuleBasedStateMachine):
     def every_list_equals_the_model(self) -> None:
         for user in self.users:
             listed = self.client.get(f"/api/{user}/tasks").json()
-            assert listed["items"] == _newest_first(self.model[user])
+            assert listed["items"] == newest_first(self.model[user].values())
             assert listed["count"] == len(self.model[user])
 
 

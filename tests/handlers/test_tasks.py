@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import new_user
+from tests.support import create_task, new_user
 
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
-
-
-def create(client: TestClient, user: str, **body: Any) -> dict[str, Any]:
-    response = client.post(f"/api/{user}/tasks", json={"title": "a task", **body})
-    assert response.status_code == 201, response.text
-    task: dict[str, Any] = response.json()
-    return task
 
 
 def instant(stamp: str) -> datetime:
@@ -53,16 +46,16 @@ def test_create_returns_the_task_and_its_location(client: TestClient) -> None:
 def test_create_without_description_stores_null_and_empty_string_is_kept(client: TestClient) -> None:
     user = new_user()
 
-    assert create(client, user)["description"] is None
-    assert create(client, user, description=None)["description"] is None
-    assert create(client, user, description="")["description"] == ""
+    assert create_task(client, user)["description"] is None
+    assert create_task(client, user, description=None)["description"] is None
+    assert create_task(client, user, description="")["description"] == ""
 
 
 # "\x1c" is whitespace to Python's str.isspace but not to Unicode or ECMA regexes: the spec's rule wins.
 @pytest.mark.parametrize("title", ["x", "x" * 255, "é" * 255, "🙂" * 255, "  padded  ", "\x1c", "\ufeff"])
 def test_titles_within_bounds_are_stored_as_given(client: TestClient, title: str) -> None:
     user = new_user()
-    task = create(client, user, title=title)
+    task = create_task(client, user, title=title)
 
     assert client.get(f"/api/{user}/tasks/{task['id']}").json()["title"] == title
 
@@ -70,12 +63,12 @@ def test_titles_within_bounds_are_stored_as_given(client: TestClient, title: str
 def test_description_of_2000_characters_is_accepted(client: TestClient) -> None:
     description = "ü" * 2000
 
-    assert create(client, new_user(), description=description)["description"] == description
+    assert create_task(client, new_user(), description=description)["description"] == description
 
 
 def test_list_is_newest_first_with_count(client: TestClient) -> None:
     user = new_user()
-    created = [create(client, user, title=f"task {n}") for n in range(5)]
+    created = [create_task(client, user, title=f"task {n}") for n in range(5)]
 
     body = client.get(f"/api/{user}/tasks").json()
 
@@ -87,7 +80,7 @@ def test_list_is_newest_first_with_count(client: TestClient) -> None:
 
 def test_get_returns_the_task(client: TestClient) -> None:
     user = new_user()
-    task = create(client, user, description="details")
+    task = create_task(client, user, description="details")
 
     response = client.get(f"/api/{user}/tasks/{task['id']}")
 
@@ -97,7 +90,7 @@ def test_get_returns_the_task(client: TestClient) -> None:
 
 def test_uppercase_ids_address_the_same_task(client: TestClient) -> None:
     user = new_user()
-    task = create(client, user)
+    task = create_task(client, user)
 
     response = client.get(f"/api/{user.upper()}/tasks/{task['id'].upper()}")
 
@@ -107,7 +100,7 @@ def test_uppercase_ids_address_the_same_task(client: TestClient) -> None:
 
 def test_put_replaces_everything_but_identity_and_creation_time(client: TestClient) -> None:
     user = new_user()
-    task = create(client, user, title="old", description="old description")
+    task = create_task(client, user, title="old", description="old description")
 
     response = client.put(
         f"/api/{user}/tasks/{task['id']}", json={"title": "new", "is_completed": True, "description": "new description"}
@@ -125,7 +118,7 @@ def test_put_replaces_everything_but_identity_and_creation_time(client: TestClie
 
 def test_put_without_description_clears_it(client: TestClient) -> None:
     user = new_user()
-    task = create(client, user, description="will be dropped")
+    task = create_task(client, user, description="will be dropped")
 
     replaced = client.put(f"/api/{user}/tasks/{task['id']}", json={"title": "t", "is_completed": False}).json()
 
@@ -134,7 +127,7 @@ def test_put_without_description_clears_it(client: TestClient) -> None:
 
 def test_toggle_twice_returns_to_the_start(client: TestClient) -> None:
     user = new_user()
-    task = create(client, user)
+    task = create_task(client, user)
     url = f"/api/{user}/tasks/{task['id']}/complete"
 
     first = client.patch(url)
@@ -150,7 +143,7 @@ def test_toggle_twice_returns_to_the_start(client: TestClient) -> None:
 
 def test_delete_then_every_operation_is_404(client: TestClient) -> None:
     user = new_user()
-    task = create(client, user)
+    task = create_task(client, user)
     url = f"/api/{user}/tasks/{task['id']}"
 
     response = client.delete(url)
@@ -180,7 +173,7 @@ def test_another_users_task_is_indistinguishable_from_a_missing_one(
     client: TestClient, method: str, suffix: str, body: dict[str, Any] | None
 ) -> None:
     owner, intruder = new_user(), new_user()
-    task = create(client, owner, title="private")
+    task = create_task(client, owner, title="private")
 
     foreign = client.request(method, f"/api/{intruder}/tasks/{task['id']}{suffix}", json=body)
     missing = client.request(method, f"/api/{intruder}/tasks/{new_user()}{suffix}", json=body)
@@ -193,8 +186,8 @@ def test_another_users_task_is_indistinguishable_from_a_missing_one(
 
 def test_lists_never_include_another_users_tasks(client: TestClient) -> None:
     owner, other = new_user(), new_user()
-    create(client, owner)
-    mine = create(client, other)
+    create_task(client, owner)
+    mine = create_task(client, other)
 
     body = client.get(f"/api/{other}/tasks").json()
 

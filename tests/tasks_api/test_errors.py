@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from tasks_api.app import create_app
 from tasks_api.settings import Settings, async_database_url
-from tests.support import closed_port, new_user
+from tests.support import assert_problem, closed_port, create_task, new_user
 
 TASK = "/api/{user}/tasks/{task}"
 VALID_BODY = {"title": "t", "is_completed": False}
@@ -30,23 +30,6 @@ BLANK_TITLE = [{"field": "title", "message": "must contain a non-whitespace char
 LONG = "must be at most 2000 characters"
 NUL = "must not contain NUL characters"
 TASK_OPERATIONS = [operation for operation in ALL_OPERATIONS if "{task}" in operation[1]]
-
-
-def assert_problem(response: Any, status: int, error_code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, Any] = response.json()
-    assert problem["status"] == status
-    assert problem["error_code"] == error_code
-    assert problem["title"] and problem["type"]
-    assert isinstance(problem["detail"], str)
-    assert "Traceback" not in response.text
-    return problem
-
-
-def new_task(client: TestClient, user: str) -> str:
-    task_id: str = client.post(f"/api/{user}/tasks", json={"title": "t"}).json()["id"]
-    return task_id
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ALL_OPERATIONS)
@@ -85,7 +68,7 @@ def test_only_canonical_uuids_are_ids(client: TestClient, almost_uuid: str) -> N
 @pytest.mark.parametrize("raw", [b'{"title": ', b"{'title': 'x'}", b"", b"   ", b'{"title": "\xff\xfe"}', b"[" * 5000])
 def test_malformed_json_is_400(client: TestClient, method: str, raw: bytes) -> None:
     user = new_user()
-    path = f"/api/{user}/tasks" if method == "POST" else f"/api/{user}/tasks/{new_task(client, user)}"
+    path = f"/api/{user}/tasks" if method == "POST" else f"/api/{user}/tasks/{create_task(client, user)['id']}"
 
     response = client.request(method, path, content=raw, headers={"Content-Type": "application/json"})
 
@@ -94,7 +77,7 @@ def test_malformed_json_is_400(client: TestClient, method: str, raw: bytes) -> N
 
 def test_missing_and_foreign_tasks_are_404(client: TestClient) -> None:
     user = new_user()
-    task = new_task(client, user)
+    task = create_task(client, user)["id"]
 
     for path in [f"/api/{user}/tasks/{new_user()}", f"/api/{new_user()}/tasks/{task}"]:
         problem = assert_problem(client.get(path), 404, "NOT_FOUND")

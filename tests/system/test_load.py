@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ServerProcess, new_user, serving
+from tests.support import ServerProcess, new_user, newest_first, serving
 
 CLIENTS = 32
 USERS_PER_CLIENT = 2  # 64 users; each belongs to one client, so the model of it is exact
@@ -28,10 +28,6 @@ class Tally:
         self.operations += 1
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         return response
-
-
-def _newest_first(tasks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(tasks.values(), key=lambda task: (task["created_at"], task["id"]), reverse=True)
 
 
 async def _client(base_url: str, users: list[str], seed: int, tally: Tally) -> dict[str, dict[str, dict[str, Any]]]:
@@ -67,7 +63,7 @@ async def _client(base_url: str, users: list[str], seed: int, tally: Tally) -> d
             else:
                 listed = tally.count(await client.get(f"/api/{user}/tasks"))
                 assert listed.status_code == 200, listed.text
-                assert listed.json()["items"] == _newest_first(tasks)
+                assert listed.json()["items"] == newest_first(tasks.values())
     return model
 
 
@@ -97,7 +93,7 @@ def test_mixed_load_loses_nothing(
     assert not [status for status in tally.statuses if status >= 500]
     for user, tasks in model.items():
         listed = httpx.get(f"{server.base_url}/api/{user}/tasks").json()
-        assert listed["items"] == _newest_first(tasks), f"user {user} differs from the model"
+        assert listed["items"] == newest_first(tasks.values()), f"user {user} differs from the model"
         assert listed["count"] == len(tasks)
         assert {task["user_id"] for task in listed["items"]} <= {user}
     backend = database_url.split(":", 1)[0]

@@ -11,7 +11,7 @@ import pytest
 
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
-from tests.support import new_user, running_server
+from tests.support import assert_problem, new_user, running_server
 
 USER = "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b"
 SQL = "' OR '1'='1'; DROP TABLE tasks; --"
@@ -196,12 +196,6 @@ def test_garbage_in_if_match_never_matches(server: str, header: str, status: int
 
     assert_problem(response, status)
     assert httpx.get(url).json() == task
-
-
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["error_code"]
 
 
 @pytest.fixture(autouse=True)

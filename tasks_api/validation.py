@@ -236,7 +236,8 @@ class RequestParameterValidator(ParameterValidator):
                 )
                 details.append(f"Invalid {where}")
         if errors:
-            # Path problems first: the one a client most needs to see is which id it got wrong.
+            # The detail is the first problem: an unknown query parameter, else the path's (which id the client got
+            # wrong), then the query's, the headers' and the cookies', in the spec's order.
             raise ApiProblem(400, details[0], field_errors=errors)
 
 

@@ -8,6 +8,7 @@ lowest of ``--repeat`` runs; this is the number that decides requests/s once a w
 
 - the raw floor (``bench/floor_app.py``), bare ASGI and Starlette;
 - the service;
+- the service with Connexion calling the handlers itself (what ``tasks_api.operations`` saves);
 - the service with a get-one handler that answers a constant (its Connexion stack, request id and log);
 - the service with the floor's own handler code and pool in place of its handler and data layer.
 """
@@ -164,6 +165,9 @@ async def _measure_all(url: str, requests: int, repeat: int) -> dict[str, float]
     results["raw floor"] = await lowest(lambda: floor_app.app, lifespan=False)
     results["Starlette floor"] = await lowest(lambda: floor_app.starlette_app, lifespan=False)
     results["service"] = await lowest(lambda: create_app(settings))
+    results["service, Connexion's own handler call"] = await lowest(
+        lambda: create_app(settings, connexion_handler_calls=True)
+    )
     with _get_task_replaced(constant):
         results["service, constant get-one handler"] = await lowest(lambda: create_app(settings))
     with _get_task_replaced(floor_handler):

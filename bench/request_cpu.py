@@ -34,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import fresh_database
 
 import handlers.tasks
-from db.database import open_database
+from db.backends import open_database
 from db.tasks import create_task
+from db.urls import async_database_url
 from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.observability import logging_config
-from tasks_api.settings import Settings, async_database_url
+from tasks_api.settings import Settings
 
 CONCURRENCY = 32
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from connexion.middleware import MiddlewarePosition
 
-from db.database import open_database
+from db.backends import open_database
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers

@@ -21,7 +21,7 @@ import uvicorn
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tasks_api.settings import async_database_url
+from db.urls import async_database_url
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"

@@ -52,9 +52,9 @@ async def _seed(url: str) -> list[str]:
     paths = []
     for _ in range(16):
         user = uuid.uuid4()
-        async with database.connection() as connection:
+        async with database.unit_of_work() as work:
             for n in range(16):
-                task_id, _ = await create_task(connection, user, f"task {n}", None)
+                task_id, _ = await create_task(work, user, f"task {n}", None)
                 paths.append(f"/api/{user}/tasks/{task_id}")
     await database.dispose()
     return paths

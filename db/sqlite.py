@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 
-from db.database import Connection, PoolOptions
+from db.database import PoolOptions, UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -32,20 +32,49 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class _SQLAlchemyConnection:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-        self.dialect = connection.dialect.name
+class _SQLiteUnitOfWork(UnitOfWork):
+    """The unit of work on a pooled connection of the engine, which is in AUTOCOMMIT: pysqlite then issues no
+    BEGIN or COMMIT of its own, so this class begins, commits and rolls back its transaction with explicit
+    statements."""
 
-    async def fetch_one(self, statement: Executable, params: dict[str, Any]) -> Any | None:
-        return (await self._connection.execute(statement, params)).first()
+    __slots__ = ("_connection", "_engine")
 
-    async def fetch_all(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
-        return (await self._connection.execute(statement, params)).all()
+    dialect = "sqlite"
 
-    async def execute(self, statement: Executable, params: dict[str, Any]) -> int:
-        result: CursorResult[Any] = await self._connection.execute(statement, params)
-        return result.rowcount
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self._engine = engine
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._connection = await self._engine.connect()
+        return self
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *_error: object) -> None:
+        try:
+            if self._transaction_open:
+                if error_type is None:
+                    await self._connection.exec_driver_sql("COMMIT")
+                else:
+                    # The error that ended the unit is the one to report; a transaction left open by a failed
+                    # rollback is rolled back by the pool when the connection returns to it.
+                    with suppress(exc.DBAPIError):
+                        await self._connection.exec_driver_sql("ROLLBACK")
+        finally:
+            await self._connection.close()
+
+    async def _run(self, statement: Executable, params: dict[str, Any], alone: bool) -> CursorResult[Any]:
+        if self._begins(alone):
+            await self._connection.exec_driver_sql("BEGIN")
+        return await self._connection.execute(statement, params)
+
+    async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:
+        return (await self._run(statement, params, alone)).first()
+
+    async def fetch_all(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Sequence[Any]:
+        return (await self._run(statement, params, alone)).all()
+
+    async def execute(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> int:
+        return (await self._run(statement, params, alone)).rowcount
 
 
 class SQLiteDatabase:
@@ -55,10 +84,8 @@ class SQLiteDatabase:
         )
         event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        async with self.engine.connect() as connection:
-            yield _SQLAlchemyConnection(connection)
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return _SQLiteUnitOfWork(self.engine)
 
     async def open(self) -> None:
         pass

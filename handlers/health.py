@@ -24,8 +24,8 @@ async def ready() -> Reply:
     """Ready when the database answers and its schema is at the revision this code expects."""
     database: Database = request.state.database
     expected: str = request.state.schema_head
-    async with database.connection() as connection:
-        revision = await schema_revision(connection)
+    async with database.unit_of_work() as work:
+        revision = await schema_revision(work)
     if revision != expected:
         raise ApiProblem(503, f"Database schema is at {revision or 'no revision'}, expected {expected}")
     return {"status": "ready", "schema_revision": revision}, 200, JSON

@@ -15,10 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn
 
-import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -41,7 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db.database import UnitOfWork
-from db.documents import list_page_document, task_document
+from db.documents import TASK_FIELDS, list_json, list_page_document, task_document, task_json, task_list_json, timestamp
 from db.models import Task, TaskCount
 
 
@@ -74,17 +72,12 @@ class Page(NamedTuple):
     # Where the next page starts, or None when this page is the last.
     last: tuple[str, str] | None
 
+    def json(self, next_cursor: str | None) -> bytes:
+        """The list's answer; ``next_cursor`` is ``last`` as the client is to send it back."""
+        return list_json(self.items_json, self.total, next_cursor)
 
-_COLUMNS = (
-    Task.id,
-    Task.title,
-    Task.description,
-    Task.is_completed,
-    Task.created_at,
-    Task.updated_at,
-    Task.user_id,
-    Task.version,
-)
+
+_COLUMNS = (*TASK_FIELDS, Task.version)
 _SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
     "created_at": Task.created_at,
     "updated_at": Task.updated_at,
@@ -140,23 +133,6 @@ PORTABLE_STATEMENTS = _statements(_COLUMNS, _AT_VERSION["portable"])
 POSTGRESQL_STATEMENTS = _statements((task_document().label("document"), Task.version), _AT_VERSION["postgresql"])
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _task_dict(task: Any) -> dict[str, Any]:
-    """The task's JSON, rendered in Python, from a row or anything with the same attributes."""
-    return {
-        "id": str(task.id),
-        "title": task.title,
-        "description": task.description,
-        "is_completed": task.is_completed,
-        "created_at": _timestamp(task.created_at),
-        "updated_at": _timestamp(task.updated_at),
-        "user_id": str(task.user_id),
-    }
-
-
 def _renders_json(work: UnitOfWork) -> bool:
     return work.dialect == "postgresql"
 
@@ -165,7 +141,7 @@ def _versioned(work: UnitOfWork, row: Any) -> VersionedTask:
     if _renders_json(work):
         document, version = row
         return VersionedTask(document.encode(), version)
-    return VersionedTask(orjson.dumps(_task_dict(row)), row.version)
+    return VersionedTask(task_json(row._mapping), row.version)
 
 
 def _statement(
@@ -249,7 +225,7 @@ def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
 
 
 def _key_to_text(value: Any) -> str:
-    return _timestamp(value) if isinstance(value, datetime) else str(value)
+    return timestamp(value) if isinstance(value, datetime) else str(value)
 
 
 def _search_pattern(search: str) -> str:
@@ -287,7 +263,7 @@ async def list_tasks(work: UnitOfWork, user_id: uuid.UUID, query: ListQuery) -> 
     if len(rows) > query.limit:
         key, _ = _sort_key(query.sort)
         last = (_key_to_text(page_rows[-1]._mapping[key.key]), str(page_rows[-1].id))
-    return Page(orjson.dumps([_task_dict(row) for row in page_rows]), rows[0].matching, last)
+    return Page(task_list_json(row._mapping for row in page_rows), rows[0].matching, last)
 
 
 async def create_task(
@@ -299,16 +275,16 @@ async def create_task(
     params = {"new_id": task_id, "owner": user_id, "new_title": title, "new_description": description, "now": now}
     await work.execute(_INSERT, params, alone=True)
     # The row is exactly what was inserted, so it is rendered without being read back.
-    created = SimpleNamespace(
-        id=task_id,
-        title=title,
-        description=description,
-        is_completed=False,
-        created_at=now,
-        updated_at=now,
-        user_id=user_id,
-    )
-    return task_id, VersionedTask(orjson.dumps(_task_dict(created)), 1)
+    created = {
+        "id": task_id,
+        "title": title,
+        "description": description,
+        "is_completed": False,
+        "created_at": now,
+        "updated_at": now,
+        "user_id": user_id,
+    }
+    return task_id, VersionedTask(task_json(created), 1)
 
 
 async def get_task(work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:

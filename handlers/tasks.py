@@ -10,7 +10,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from uuid import UUID
 
-import orjson
 from connexion import request
 from connexion.context import scope
 from starlette.responses import Response
@@ -59,14 +58,13 @@ async def list_tasks(
     cursor: str | None = None,
 ) -> Response:
     # A cursor is only good for the list it came from: same user, filters and sort.
-    scope = f"{UUID(user_id)}|{sort}|{completed}|{q}"
-    after = _cursors().decode(cursor, scope) if cursor is not None else None
+    cursor_scope = f"{UUID(user_id)}|{sort}|{completed}|{q}"
+    after = _cursors().decode(cursor, cursor_scope) if cursor is not None else None
     query = tasks.ListQuery(completed=completed, search=q, sort=sort, limit=limit, after=after)
     async with _unit_of_work() as work:
         page = await tasks.list_tasks(work, UUID(user_id), query)
-    next_cursor = _cursors().encode(page.last, scope) if page.last is not None else None
-    envelope = b'{"items":%b,"count":%d,"next_cursor":%b}' % (page.items_json, page.total, orjson.dumps(next_cursor))
-    return Response(envelope, 200, media_type=JSON)
+    next_cursor = _cursors().encode(page.last, cursor_scope) if page.last is not None else None
+    return Response(page.json(next_cursor), 200, media_type=JSON)
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:

@@ -190,3 +190,13 @@ def reproducible(**options: Any) -> hypothesis.settings:
         suppress_health_check=list(hypothesis.HealthCheck),
         **options,
     )
+
+
+# Text that JSON must escape, or must carry unescaped, identically in every rendering (ids for the tests).
+_CONTROL_CHARACTERS = "".join(chr(code) for code in range(1, 32)) + "\x7f"
+AWKWARD_TEXTS = {
+    "accents-emoji-escapes": 'École 🙂 \\ " \t',
+    "control-characters": f"a{_CONTROL_CHARACTERS}z",
+    "slash-separators-bom-astral": "/ </script> \u2028 \u2029 \ufeff \U0001f600 \u00a0",
+    "quotes": "'; DROP TABLE tasks; --",
+}

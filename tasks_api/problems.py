@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
 
+import orjson
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 
@@ -74,6 +74,6 @@ def problem_response(
         status_code=status,
         mimetype=PROBLEM_JSON,
         content_type=PROBLEM_JSON,
-        body=json.dumps(body),
+        body=orjson.dumps(body),
         headers=response_headers,
     )

@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 from tests.support import AWKWARD_TEXTS, new_user
 
 
-def assert_compact(response: httpx.Response) -> None:
+def assert_compact(response: httpx.Response, media_type: str = "application/json") -> None:
     """The body is JSON without insignificant whitespace: re-serialised compactly, it is the same bytes."""
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == media_type
     assert orjson.dumps(json.loads(response.content)) == response.content
 
 
@@ -65,3 +65,12 @@ def test_health_answers_compact_json(client: TestClient) -> None:
 
         assert response.status_code == 200
         assert_compact(response)
+
+
+def test_problems_answer_compact_json(client: TestClient) -> None:
+    missing = client.get(f"/api/{new_user()}/tasks/{new_user()}")
+    invalid = client.post(f"/api/{new_user()}/tasks", json={"title": "", "extra": "École"})
+
+    assert (missing.status_code, invalid.status_code) == (404, 422)
+    for response in (missing, invalid):
+        assert_compact(response, "application/problem+json")

@@ -72,7 +72,7 @@ class Page(NamedTuple):
     # Where the next page starts, or None when this page is the last.
     last: tuple[str, str] | None
 
-    def json(self, next_cursor: str | None) -> bytes:
+    def envelope(self, next_cursor: str | None) -> bytes:
         """The list's answer; ``next_cursor`` is ``last`` as the client is to send it back."""
         return list_json(self.items_json, self.total, next_cursor)
 

@@ -64,7 +64,7 @@ async def list_tasks(
     async with _unit_of_work() as work:
         page = await tasks.list_tasks(work, UUID(user_id), query)
     next_cursor = _cursors().encode(page.last, cursor_scope) if page.last is not None else None
-    return Response(page.json(next_cursor), 200, media_type=JSON)
+    return Response(page.envelope(next_cursor), 200, media_type=JSON)
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:

@@ -97,7 +97,7 @@ def test_a_page_reads_back_as_python_renders_it(postgres_url: str) -> None:
     page = _on(postgres_url, store_and_list)
 
     assert page.items_json == task_list_json(page_tasks)
-    assert page.json(None) == b'{"items":' + task_list_json(page_tasks) + b',"count":4,"next_cursor":null}'
+    assert page.envelope(None) == b'{"items":' + task_list_json(page_tasks) + b',"count":4,"next_cursor":null}'
 
 
 def test_an_empty_page_is_an_empty_array(postgres_url: str) -> None:

@@ -7,8 +7,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 
-from db.database import MIGRATION_LOCK_KEY, sync_url
+from db.migration_lock import MIGRATION_LOCK_KEY
 from db.models import Base
+from db.urls import sync_url
 from tasks_api.settings import Settings
 
 # How long a second instance waits for the first one's SQLite migration before giving up.

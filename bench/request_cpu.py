@@ -35,12 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import fresh_database
 
 import handlers.tasks
-from db.database import open_database
+from db.backends import open_database
 from db.tasks import create_task
+from db.urls import async_database_url
 from tasks_api.app import create_app
 from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
-from tasks_api.settings import Settings, async_database_url
+from tasks_api.settings import Settings
 
 CONCURRENCY = 32
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -52,9 +53,9 @@ async def _seed(url: str) -> list[str]:
     paths = []
     for _ in range(16):
         user = uuid.uuid4()
-        async with database.connection() as connection:
+        async with database.unit_of_work() as work:
             for n in range(16):
-                task_id, _ = await create_task(connection, user, f"task {n}", None)
+                task_id, _ = await create_task(work, user, f"task {n}", None)
                 paths.append(f"/api/{user}/tasks/{task_id}")
     await database.dispose()
     return paths

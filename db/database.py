@@ -1,31 +1,14 @@
-"""Connections for requests: a pool per process, one connection per request, one statement per operation.
-
-Statements are SQLAlchemy Core, built once in ``db.tasks``. On PostgreSQL they are compiled once to SQL and
-run on a psycopg 3 pool directly: SQLAlchemy's async execution layer cost ~40% of a simple request's CPU.
-On SQLite they run through SQLAlchemy's async engine (aiosqlite), which also processes types SQLite lacks.
-"""
+"""What the queries need from a database, whichever backend serves it (``db.postgres``, ``db.sqlite``)."""
 
 from __future__ import annotations
 
-import select
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Protocol
 
-import psycopg
-from psycopg import AsyncConnection as PsycopgConnection
-from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql import ClauseElement, Executable
-
-SQLITE_BUSY_TIMEOUT_MS = 5000
-# The PostgreSQL advisory lock that serialises migrations across instances. Any 64-bit constant works;
-# it only has to be the same for every instance of this service.
-MIGRATION_LOCK_KEY = 0x7461736B73617069  # "tasksapi"
+from sqlalchemy.sql import Executable
 
 
 @dataclass(frozen=True)
@@ -42,210 +25,61 @@ class PoolOptions:
     recycle: int = 1800
 
 
-class Connection(Protocol):
-    """What the queries need from a connection, whichever database is behind it.
+class UnitOfWork(ABC):
+    """One request's work: its statements, on one pooled connection, and the transaction around them.
+
+    ``async with database.unit_of_work() as work``. Statements run through ``work`` join one transaction, begun
+    just before the first of them, committed when the block ends normally and rolled back when it ends with an
+    exception; either way the connection goes back to the pool (or, broken, is replaced).
+
+    The one exception, measured: a statement passed with ``alone=True`` runs in autocommit when it is the unit's
+    first. The data layer says so only of a statement that is the operation's whole work (its only write, or
+    its only read), atomic on its own. Any later statement of the same unit then runs in a transaction begun
+    for it, so work that turns out to need a second statement (explaining a failed conditional write, say) is
+    still one transaction from there on; the ``alone`` statement itself is already committed. Wrapping every
+    request in a transaction (psycopg autocommit off, commit at exit) cost a get-one 199-201 us of server CPU
+    against 138-140 us in autocommit, +45%, for BEGIN and COMMIT round trips that protect nothing.
 
     Rows are tuples in the order of the statement's columns. (SQLite's, SQLAlchemy rows, also name them; on
     PostgreSQL, where every request reads one, plain tuples spare psycopg building a row class per query.)
     """
 
-    dialect: str
+    __slots__ = ("_transaction_open",)
 
-    async def fetch_one(self, statement: Executable, params: dict[str, Any]) -> Any | None: ...
+    dialect: ClassVar[str]
 
-    async def fetch_all(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]: ...
+    def __init__(self) -> None:
+        # None until a statement runs; False after one ran alone in autocommit; True once a transaction began.
+        self._transaction_open: bool | None = None
 
-    async def execute(self, statement: Executable, params: dict[str, Any]) -> int:
+    def _begins(self, alone: bool) -> bool:
+        """Whether the next statement must first begin the unit's transaction (which it then counts as open)."""
+        if self._transaction_open:
+            return False
+        if alone and self._transaction_open is None:
+            self._transaction_open = False
+            return False
+        self._transaction_open = True
+        return True
+
+    @abstractmethod
+    async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:
+        """The first row, or None."""
+
+    @abstractmethod
+    async def fetch_all(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Sequence[Any]:
+        """Every row."""
+
+    @abstractmethod
+    async def execute(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> int:
         """Runs a statement that returns no rows; how many rows it changed."""
-        ...
 
 
 class Database(Protocol):
-    def connection(self) -> AbstractAsyncContextManager[Connection]:
-        """``async with database.connection() as connection``: the request's one pooled connection."""
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A request's unit of work (see ``UnitOfWork``)."""
         ...
 
     async def open(self) -> None: ...
 
     async def dispose(self) -> None: ...
-
-
-# ---- PostgreSQL: psycopg 3 pool, statements compiled once ------------------------------------------------
-
-
-class _CompiledStatements:
-    """SQL text and constant parameters of each statement, compiled on first use for PostgreSQL."""
-
-    def __init__(self) -> None:
-        self._dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-        self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
-
-    def __call__(self, statement: Executable, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        cached = self._compiled.get(id(statement))
-        if cached is None or cached[0] is not statement:
-            compiled = cast(ClauseElement, statement).compile(dialect=self._dialect)
-            cached = (statement, str(compiled), dict(compiled.params))
-            self._compiled[id(statement)] = cached
-        _, sql, constants = cached
-        return sql, {**constants, **params}
-
-
-_compiled = _CompiledStatements()
-
-
-class _PostgresConnection:
-    dialect = "postgresql"
-
-    def __init__(self, connection: PsycopgConnection[Any]) -> None:
-        self._connection = connection
-
-    async def fetch_one(self, statement: Executable, params: dict[str, Any]) -> Any | None:
-        cursor = await self._connection.execute(*_compiled(statement, params))
-        return await cursor.fetchone()
-
-    async def fetch_all(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
-        cursor = await self._connection.execute(*_compiled(statement, params))
-        return await cursor.fetchall()
-
-    async def execute(self, statement: Executable, params: dict[str, Any]) -> int:
-        cursor = await self._connection.execute(*_compiled(statement, params))
-        return cursor.rowcount
-
-
-async def _still_connected(connection: PsycopgConnection[Any]) -> None:
-    """The pool's check at checkout, without a round trip.
-
-    A server that went away (restart, crash, failover) leaves its end of an idle connection readable: its
-    farewell message or end-of-file. A healthy idle connection has nothing to read, so one non-blocking poll
-    tells them apart.
-    """
-    if connection.closed:
-        raise psycopg.OperationalError("connection closed")
-    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-    if readable:
-        # Closed here, the pool discards it and opens a replacement instead of handing it out again.
-        await connection.close()
-        raise psycopg.OperationalError("the server closed this connection")
-
-
-class _Checkout:
-    """``pool.connection()`` without its commit on exit, which has nothing to do on a connection in autocommit;
-    a connection that comes back in any other state is rolled back or replaced by the pool itself. As a plain
-    class rather than two nested generator-based context managers: a twentieth of a get-one's CPU."""
-
-    __slots__ = ("_connection", "_pool")
-
-    def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]]) -> None:
-        self._pool = pool
-
-    async def __aenter__(self) -> Connection:
-        self._connection = await self._pool.getconn()
-        return _PostgresConnection(self._connection)
-
-    async def __aexit__(self, *_exc_info: object) -> None:
-        await self._pool.putconn(self._connection)
-
-
-class PostgresDatabase:
-    def __init__(self, url: str, pool: PoolOptions) -> None:
-        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        statement_timeout = int(pool.statement_timeout_ms)
-
-        async def configure(connection: PsycopgConnection[Any]) -> None:
-            # A session setting rather than a startup option, which poolers such as PgBouncer refuse.
-            if statement_timeout:
-                await connection.execute(f"SET statement_timeout = {statement_timeout}")
-
-        self.pool: AsyncConnectionPool[PsycopgConnection[Any]] = AsyncConnectionPool(
-            conninfo,
-            min_size=pool.size,
-            max_size=pool.size + pool.max_overflow,
-            timeout=pool.checkout_timeout,
-            max_lifetime=pool.recycle,
-            # Every operation is one statement, atomic on its own: autocommit spares BEGIN/COMMIT round trips.
-            kwargs={"autocommit": True, "connect_timeout": max(2, pool.connect_timeout)},
-            configure=configure,
-            # A connection that died with a database restart is noticed at checkout and replaced.
-            check=_still_connected,
-            open=False,
-        )
-
-    def connection(self) -> AbstractAsyncContextManager[Connection]:
-        return _Checkout(self.pool)
-
-    async def open(self) -> None:
-        # Without waiting: the service starts (and reports not-ready) while the database is down.
-        await self.pool.open(wait=False)
-
-    async def dispose(self) -> None:
-        await self.pool.close()
-
-
-# ---- SQLite: SQLAlchemy's async engine -------------------------------------------------------------------
-
-
-def _unicode_lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite's built-in lower() folds ASCII only; searches must be case-insensitive for "École" too,
-    # as they are on PostgreSQL.
-    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
-    # WAL lets readers run beside the writer; the busy timeout makes writers queue instead of
-    # failing with "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()
-
-
-class _SQLAlchemyConnection:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-        self.dialect = connection.dialect.name
-
-    async def fetch_one(self, statement: Executable, params: dict[str, Any]) -> Any | None:
-        return (await self._connection.execute(statement, params)).first()
-
-    async def fetch_all(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
-        return (await self._connection.execute(statement, params)).all()
-
-    async def execute(self, statement: Executable, params: dict[str, Any]) -> int:
-        result: CursorResult[Any] = await self._connection.execute(statement, params)
-        return result.rowcount
-
-
-class SQLiteDatabase:
-    def __init__(self, url: str, pool: PoolOptions) -> None:
-        self.engine: AsyncEngine = create_async_engine(
-            url, isolation_level="AUTOCOMMIT", pool_size=pool.size, max_overflow=pool.max_overflow
-        )
-        event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        async with self.engine.connect() as connection:
-            yield _SQLAlchemyConnection(connection)
-
-    async def open(self) -> None:
-        pass
-
-    async def dispose(self) -> None:
-        await self.engine.dispose()
-
-
-def open_database(url: str, pool: PoolOptions | None = None) -> Database:
-    """The database for a URL already normalised by ``tasks_api.settings``."""
-    pool = pool or PoolOptions()
-    if make_url(url).get_backend_name() == "sqlite":
-        return SQLiteDatabase(url, pool)
-    return PostgresDatabase(url, pool)
-
-
-def sync_url(url: str) -> str:
-    """The same database through a blocking driver, for Alembic."""
-    parsed = make_url(url)
-    if parsed.drivername == "sqlite+aiosqlite":
-        parsed = parsed.set(drivername="sqlite")
-    return parsed.render_as_string(hide_password=False)

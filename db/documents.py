@@ -1,46 +1,92 @@
-"""PostgreSQL renders tasks and list pages as JSON itself: one value crosses the wire per page instead of
-a row per task, and Python never touches the fields. The JSON is identical to the Python rendering in
-``db.tasks`` (same keys, RFC 3339 UTC timestamps with microseconds and a Z)."""
+"""The JSON the service answers with: a task's document and the list envelope, each in one place.
+
+The task's fields are listed once, ``TASK_FIELDS``, and rendered two ways to the same bytes: compact JSON,
+keys in that order, RFC 3339 UTC timestamps with microseconds and a Z. PostgreSQL renders them itself (one
+value crosses the wire per page instead of a row per task, and Python never touches the fields); Python
+renders them with orjson where SQLite is behind, and for a task it has just created.
+
+PostgreSQL's ``row_to_json`` writes compact JSON and escapes strings as orjson does (``\\"``, ``\\\\``, the
+short escapes for backspace, form feed, newline, carriage return and tab, ``\\u00xx`` in lower case for the
+other control characters, everything else as UTF-8); ``json_build_object`` and ``json_agg`` would add spaces.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, literal_column, select
+import orjson
+from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import LateralFromClause
 
-from db.models import Task
+from db.models import Task, UTCDateTime
+
+# The document's keys are the columns' names, in this order.
+TASK_FIELDS: tuple[InstrumentedAttribute[Any], ...] = (
+    Task.id,
+    Task.title,
+    Task.description,
+    Task.is_completed,
+    Task.created_at,
+    Task.updated_at,
+    Task.user_id,
+)
+_KEYS = tuple(field.key for field in TASK_FIELDS)
 
 _RFC3339_UTC: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'""")
 
 
-def _key(name: str) -> ColumnElement[Any]:
-    # A literal, not a bind parameter: json_build_object cannot infer the type of an untyped parameter.
-    return literal_column(f"'{name}'")
+def timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def timestamp_text(column: Any) -> ColumnElement[str]:
+    """``timestamp`` in SQL, for PostgreSQL."""
     return func.to_char(func.timezone(literal_column("'UTC'"), column), _RFC3339_UTC)
 
 
-def _document() -> ColumnElement[Any]:
-    fields: list[Any] = [
-        _key("id"), Task.id,
-        _key("title"), Task.title,
-        _key("description"), Task.description,
-        _key("is_completed"), Task.is_completed,
-        _key("created_at"), timestamp_text(Task.created_at),
-        _key("updated_at"), timestamp_text(Task.updated_at),
-        _key("user_id"), Task.user_id,
-    ]  # fmt: skip
-    return func.json_build_object(*fields)
+# ---- Python ----------------------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> bytes:
+    # orjson writes UUIDs as canonical strings itself; its own timestamps drop a zero microsecond part.
+    return orjson.dumps(value, default=timestamp, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _task(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: task[key] for key in _KEYS}
+
+
+def task_json(task: Mapping[str, Any]) -> bytes:
+    """One task's document, from its fields by name (a row's ``_mapping`` or a dict)."""
+    return _json(_task(task))
+
+
+def task_list_json(tasks: Iterable[Mapping[str, Any]]) -> bytes:
+    return _json([_task(task) for task in tasks])
+
+
+def list_json(items_json: bytes, count: int, next_cursor: str | None) -> bytes:
+    """The list envelope around a JSON array of tasks."""
+    return b'{"items":%b,"count":%d,"next_cursor":%b}' % (items_json, count, orjson.dumps(next_cursor))
+
+
+# ---- PostgreSQL ------------------------------------------------------------------------------------------
+
+
+def _document_row() -> LateralFromClause:
+    """The enclosing statement's task as a row whose column names and order are the document's keys."""
+    values = (timestamp_text(field) if isinstance(field.type, UTCDateTime) else field for field in TASK_FIELDS)
+    return select(*(value.label(key) for value, key in zip(values, _KEYS, strict=True))).correlate(Task).lateral("task")
 
 
 def task_document() -> ColumnElement[str]:
-    """One task as JSON text."""
-    return cast(_document(), Text)
+    """One task's document as text, for a statement that selects or returns a task (not an INSERT's RETURNING:
+    SQLAlchemy does not correlate to the inserted table)."""
+    return cast(select(func.row_to_json(_document_row().table_valued())).scalar_subquery(), Text)
 
 
 def list_page_document(
@@ -52,13 +98,16 @@ def list_page_document(
     """A page as one row: the JSON array of its tasks, how many rows were read (``:limit`` + 1 means another
     page follows), the last task's sort key and id (where the next page starts) and the filter's total."""
     key_text = timestamp_text(key) if key is not Task.title else key
+    document = _document_row()
     page = (
         select(
-            _document().label("document"),
+            cast(func.row_to_json(document.table_valued()), Text).label("document"),
             key_text.label("key"),
             Task.id.label("id"),
             func.row_number().over(order_by=order).label("position"),
         )
+        .select_from(Task)
+        .join(document, true())
         .where(*conditions)
         .order_by(*order)
         .limit(bindparam("fetch"))
@@ -66,9 +115,10 @@ def list_page_document(
     )
     on_page = page.c.position <= bindparam("limit")
     is_last = page.c.position == bindparam("limit")
-    items = func.json_agg(aggregate_order_by(page.c.document, page.c.position)).filter(on_page)
+    # concat() skips the NULL of an empty aggregate, so an empty page is "[]".
+    items = func.string_agg(page.c.document, aggregate_order_by(literal_column("','"), page.c.position))
     return select(
-        cast(func.coalesce(items, literal_column("'[]'::json")), Text).label("items"),
+        func.concat(literal_column("'['"), items.filter(on_page), literal_column("']'")).label("items"),
         func.count().label("fetched"),
         func.max(page.c.key).filter(is_last).label("last_key"),
         func.max(cast(page.c.id, Text)).filter(is_last).label("last_id"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from db.database import Connection
+from db.database import UnitOfWork
 
 _VERSION_TABLE_EXISTS = {
     "postgresql": text("SELECT to_regclass('alembic_version') IS NOT NULL AS present"),
@@ -15,10 +15,10 @@ _VERSION_TABLE_EXISTS = {
 _CURRENT_REVISION = text("SELECT version_num FROM alembic_version")
 
 
-async def schema_revision(connection: Connection) -> str | None:
+async def schema_revision(work: UnitOfWork) -> str | None:
     """Alembic's current revision, or None for a database that was never migrated."""
-    table = await connection.fetch_one(_VERSION_TABLE_EXISTS[connection.dialect], {})
+    table = await work.fetch_one(_VERSION_TABLE_EXISTS[work.dialect], {})
     if table is None or not table[0]:
         return None
-    row = await connection.fetch_one(_CURRENT_REVISION, {})
+    row = await work.fetch_one(_CURRENT_REVISION, {})
     return str(row[0]) if row is not None else None

@@ -1,8 +1,11 @@
 """All task queries. Every statement is scoped to one user: another user's task does not exist.
 
 Statements are built once with bind parameters, so a request only supplies values and SQLAlchemy's compiled
-cache always hits. Each operation is a single statement, atomic on its own. Results leave this module as
-JSON bytes; on PostgreSQL the database renders them (``db.documents``), elsewhere Python does.
+cache always hits. Each operation is a single statement, atomic on its own, so it runs ``alone`` (in
+autocommit, see ``db.database.UnitOfWork``); only the error and empty paths read a second time (why a
+conditional write matched nothing, SQLite's count for an empty page), and that read runs in a transaction.
+Results leave this module as JSON bytes; on PostgreSQL the database renders them (``db.documents``),
+elsewhere Python does.
 """
 
 from __future__ import annotations
@@ -12,10 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn
 
-import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -37,8 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
-from db.database import Connection
-from db.documents import list_page_document, task_document
+from db.database import UnitOfWork
+from db.documents import TASK_FIELDS, list_json, list_page_document, task_document, task_json, task_list_json, timestamp
 from db.models import Task, TaskCount
 
 
@@ -71,17 +72,12 @@ class Page(NamedTuple):
     # Where the next page starts, or None when this page is the last.
     last: tuple[str, str] | None
 
+    def envelope(self, next_cursor: str | None) -> bytes:
+        """The list's answer; ``next_cursor`` is ``last`` as the client is to send it back."""
+        return list_json(self.items_json, self.total, next_cursor)
 
-_COLUMNS = (
-    Task.id,
-    Task.title,
-    Task.description,
-    Task.is_completed,
-    Task.created_at,
-    Task.updated_at,
-    Task.user_id,
-    Task.version,
-)
+
+_COLUMNS = (*TASK_FIELDS, Task.version)
 _SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
     "created_at": Task.created_at,
     "updated_at": Task.updated_at,
@@ -137,56 +133,39 @@ PORTABLE_STATEMENTS = _statements(_COLUMNS, _AT_VERSION["portable"])
 POSTGRESQL_STATEMENTS = _statements((task_document().label("document"), Task.version), _AT_VERSION["postgresql"])
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _renders_json(work: UnitOfWork) -> bool:
+    return work.dialect == "postgresql"
 
 
-def _task_dict(task: Any) -> dict[str, Any]:
-    """The task's JSON, rendered in Python, from a row or anything with the same attributes."""
-    return {
-        "id": str(task.id),
-        "title": task.title,
-        "description": task.description,
-        "is_completed": task.is_completed,
-        "created_at": _timestamp(task.created_at),
-        "updated_at": _timestamp(task.updated_at),
-        "user_id": str(task.user_id),
-    }
-
-
-def _renders_json(connection: Connection) -> bool:
-    return connection.dialect == "postgresql"
-
-
-def _versioned(connection: Connection, row: Any) -> VersionedTask:
-    if _renders_json(connection):
+def _versioned(work: UnitOfWork, row: Any) -> VersionedTask:
+    if _renders_json(work):
         document, version = row
         return VersionedTask(document.encode(), version)
-    return VersionedTask(orjson.dumps(_task_dict(row)), row.version)
+    return VersionedTask(task_json(row._mapping), row.version)
 
 
 def _statement(
-    connection: Connection, name: str, versions: Collection[int] | None, params: dict[str, Any]
+    work: UnitOfWork, name: str, versions: Collection[int] | None, params: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
-    statements = POSTGRESQL_STATEMENTS if _renders_json(connection) else PORTABLE_STATEMENTS
+    statements = POSTGRESQL_STATEMENTS if _renders_json(work) else PORTABLE_STATEMENTS
     if versions is None:
         return statements[name], params
     return statements[f"{name} if"], {**params, "versions": list(versions)}
 
 
 async def _single(
-    connection: Connection, name: str, params: dict[str, Any], versions: Collection[int] | None = None
+    work: UnitOfWork, name: str, params: dict[str, Any], versions: Collection[int] | None = None
 ) -> VersionedTask:
-    statement, params = _statement(connection, name, versions, params)
-    row = await connection.fetch_one(statement, params)
+    statement, params = _statement(work, name, versions, params)
+    row = await work.fetch_one(statement, params, alone=True)
     if row is None:
-        await _explain_missing_row(connection, params)
-    return _versioned(connection, row)
+        await _explain_missing_row(work, params)
+    return _versioned(work, row)
 
 
-async def _explain_missing_row(connection: Connection, params: dict[str, Any]) -> NoReturn:
+async def _explain_missing_row(work: UnitOfWork, params: dict[str, Any]) -> NoReturn:
     """A write that matched no row: the task is gone, or it is at another version than required."""
-    exists = "versions" in params and await connection.fetch_one(_EXISTS, params) is not None
+    exists = "versions" in params and await work.fetch_one(_EXISTS, params) is not None
     raise PreconditionFailed if exists else TaskNotFound
 
 
@@ -246,7 +225,7 @@ def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
 
 
 def _key_to_text(value: Any) -> str:
-    return _timestamp(value) if isinstance(value, datetime) else str(value)
+    return timestamp(value) if isinstance(value, datetime) else str(value)
 
 
 def _search_pattern(search: str) -> str:
@@ -266,54 +245,54 @@ def list_params(user_id: uuid.UUID, query: ListQuery) -> dict[str, Any]:
     return params
 
 
-async def list_tasks(connection: Connection, user_id: uuid.UUID, query: ListQuery) -> Page:
-    render_json, searching = _renders_json(connection), query.search is not None
+async def list_tasks(work: UnitOfWork, user_id: uuid.UUID, query: ListQuery) -> Page:
+    render_json, searching = _renders_json(work), query.search is not None
     statement = list_statement(query.sort, query.completed, searching, query.after is not None, render_json)
     params = list_params(user_id, query)
     if render_json:
-        page = await connection.fetch_one(statement, params)
+        page = await work.fetch_one(statement, params, alone=True)
         assert page is not None  # an aggregate always answers one row
         items, fetched, last_key, last_id, matching = page
         return Page(items.encode(), matching, (last_key, last_id) if fetched > query.limit else None)
-    rows = await connection.fetch_all(statement, params)
+    rows = await work.fetch_all(statement, params, alone=True)
     if not rows:
-        counted = await connection.fetch_one(select(_total(query.completed, searching).label("matching")), params)
+        counted = await work.fetch_one(select(_total(query.completed, searching).label("matching")), params)
         return Page(b"[]", counted.matching if counted is not None else 0, None)
     page_rows = rows[: query.limit]
     last = None
     if len(rows) > query.limit:
         key, _ = _sort_key(query.sort)
         last = (_key_to_text(page_rows[-1]._mapping[key.key]), str(page_rows[-1].id))
-    return Page(orjson.dumps([_task_dict(row) for row in page_rows]), rows[0].matching, last)
+    return Page(task_list_json(row._mapping for row in page_rows), rows[0].matching, last)
 
 
 async def create_task(
-    connection: Connection, user_id: uuid.UUID, title: str, description: str | None
+    work: UnitOfWork, user_id: uuid.UUID, title: str, description: str | None
 ) -> tuple[uuid.UUID, VersionedTask]:
     """The new task's id and the task."""
     now = datetime.now(UTC)
     task_id = uuid.uuid4()
     params = {"new_id": task_id, "owner": user_id, "new_title": title, "new_description": description, "now": now}
-    await connection.execute(_INSERT, params)
+    await work.execute(_INSERT, params, alone=True)
     # The row is exactly what was inserted, so it is rendered without being read back.
-    created = SimpleNamespace(
-        id=task_id,
-        title=title,
-        description=description,
-        is_completed=False,
-        created_at=now,
-        updated_at=now,
-        user_id=user_id,
-    )
-    return task_id, VersionedTask(orjson.dumps(_task_dict(created)), 1)
+    created = {
+        "id": task_id,
+        "title": title,
+        "description": description,
+        "is_completed": False,
+        "created_at": now,
+        "updated_at": now,
+        "user_id": user_id,
+    }
+    return task_id, VersionedTask(task_json(created), 1)
 
 
-async def get_task(connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
-    return await _single(connection, "get", {"owner": user_id, "task": task_id})
+async def get_task(work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
+    return await _single(work, "get", {"owner": user_id, "task": task_id})
 
 
 async def update_task(
-    connection: Connection,
+    work: UnitOfWork,
     user_id: uuid.UUID,
     task_id: uuid.UUID,
     *,
@@ -331,19 +310,19 @@ async def update_task(
         "new_description": description,
         "new_is_completed": is_completed,
     }
-    return await _single(connection, "replace", params, versions)
+    return await _single(work, "replace", params, versions)
 
 
 async def toggle_task(
-    connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> VersionedTask:
     # The flip happens inside the UPDATE, so concurrent toggles serialise on the row and none is lost.
-    return await _single(connection, "toggle", {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}, versions)
+    return await _single(work, "toggle", {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}, versions)
 
 
 async def delete_task(
-    connection: Connection, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> None:
-    statement, params = _statement(connection, "delete", versions, {"owner": user_id, "task": task_id})
-    if await connection.execute(statement, params) == 0:
-        await _explain_missing_row(connection, params)
+    statement, params = _statement(work, "delete", versions, {"owner": user_id, "task": task_id})
+    if await work.execute(statement, params, alone=True) == 0:
+        await _explain_missing_row(work, params)

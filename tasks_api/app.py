@@ -12,7 +12,7 @@ from connexion import AsyncApp
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.lifespan import Lifespan
 
-from db.database import open_database
+from db.backends import open_database
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers

@@ -6,27 +6,10 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import make_url
-
 from db.database import PoolOptions
+from db.urls import async_database_url
 
 DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
-
-# Every PostgreSQL spelling goes to psycopg 3, so Neon/Heroku-style URLs work unchanged.
-_POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg"}
-_SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
-
-
-def async_database_url(raw: str) -> str:
-    """Normalise a database URL to the async driver this service runs on, keeping its query string."""
-    url = make_url(raw)
-    if url.drivername in _POSTGRES_DRIVERS:
-        url = url.set(drivername="postgresql+psycopg")
-    elif url.drivername in _SQLITE_DRIVERS:
-        url = url.set(drivername="sqlite+aiosqlite")
-    else:
-        raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use postgresql:// or sqlite://")
-    return url.render_as_string(hide_password=False)
 
 
 def _number(name: str, default: float) -> float:

@@ -22,7 +22,7 @@ import uvicorn
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tasks_api.settings import async_database_url
+from db.urls import async_database_url
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"
@@ -235,3 +235,13 @@ def reproducible(**options: Any) -> hypothesis.settings:
         suppress_health_check=list(hypothesis.HealthCheck),
         **options,
     )
+
+
+# Text that JSON must escape, or must carry unescaped, identically in every rendering (ids for the tests).
+_CONTROL_CHARACTERS = "".join(chr(code) for code in range(1, 32)) + "\x7f"
+AWKWARD_TEXTS = {
+    "accents-emoji-escapes": 'École 🙂 \\ " \t',
+    "control-characters": f"a{_CONTROL_CHARACTERS}z",
+    "slash-separators-bom-astral": "/ </script> \u2028 \u2029 \ufeff \U0001f600 \u00a0",
+    "quotes": "'; DROP TABLE tasks; --",
+}

@@ -15,7 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from db.database import MIGRATION_LOCK_KEY, sync_url
+from db.migration_lock import MIGRATION_LOCK_KEY
+from db.urls import sync_url
 from tasks_api.migrations import alembic_config, upgrade_to_head
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from db.database import sync_url
 from db.tasks import ListQuery, list_params, list_statement
+from db.urls import sync_url
 from tasks_api.migrations import upgrade_to_head
 from tests.support import fresh_database
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from db.urls import async_database_url
 from tasks_api.migrations import upgrade_to_head
-from tasks_api.settings import async_database_url
 from tests.pg_cluster import Cluster, throwaway_cluster
 from tests.support import ServerProcess, new_user, serving
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from db.urls import async_database_url
 from tasks_api.app import create_app
-from tasks_api.settings import Settings, async_database_url
+from tasks_api.settings import Settings
 from tests.support import assert_problem, closed_port, create_task, new_user
 
 TASK = "/api/{user}/tasks/{task}"

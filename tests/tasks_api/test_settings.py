@@ -2,30 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks_api.settings import Settings, async_database_url
-
-
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [
-        ("postgres://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
-        ("postgresql://u:p@host:5433/db", "postgresql+psycopg://u:p@host:5433/db"),
-        ("postgresql+psycopg://u@host/db", "postgresql+psycopg://u@host/db"),
-        (
-            "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require",
-            "postgresql+psycopg://u:p@ep-cool-1.eu-central-1.aws.neon.tech/neondb?channel_binding=require&sslmode=require",
-        ),
-        ("sqlite:///tasks.db", "sqlite+aiosqlite:///tasks.db"),
-        ("sqlite:////var/lib/tasks.db", "sqlite+aiosqlite:////var/lib/tasks.db"),
-    ],
-)
-def test_database_urls_are_normalised_to_the_async_drivers(given: str, expected: str) -> None:
-    assert async_database_url(given) == expected
-
-
-def test_unknown_database_scheme_is_refused() -> None:
-    with pytest.raises(ValueError, match="mysql"):
-        async_database_url("mysql://u@host/db")
+from tasks_api.settings import Settings
 
 
 def test_defaults_to_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,34 @@
+"""Database URLs: every accepted spelling normalised to the async driver the service runs on, and back to a
+blocking driver for Alembic."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+# Every PostgreSQL spelling goes to psycopg 3, so Neon/Heroku-style URLs work unchanged.
+_POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg"}
+_SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+
+
+def async_database_url(raw: str) -> str:
+    """Normalise a database URL to the async driver this service runs on, keeping its query string."""
+    url = make_url(raw)
+    if url.drivername in _POSTGRES_DRIVERS:
+        url = url.set(drivername="postgresql+psycopg")
+    elif url.drivername in _SQLITE_DRIVERS:
+        url = url.set(drivername="sqlite+aiosqlite")
+    else:
+        raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use postgresql:// or sqlite://")
+    return url.render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The same database through a blocking driver, for Alembic."""
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"

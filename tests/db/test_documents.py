@@ -1,0 +1,113 @@
+"""PostgreSQL renders a task to the very bytes Python renders for it, whatever its text holds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import bindparam, insert
+
+from db import tasks
+from db.backends import open_database
+from db.database import UnitOfWork
+from db.documents import list_json, task_json, task_list_json
+from db.models import Task
+from tasks_api.migrations import upgrade_to_head
+from tests.support import AWKWARD_TEXTS, fresh_database
+
+T = TypeVar("T")
+
+# Exactly on the second: Python's own datetime rendering would drop the zero fraction, the document must not.
+ON_THE_SECOND = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+_INSERT = insert(Task).values(
+    id=bindparam("id"),
+    user_id=bindparam("user_id"),
+    title=bindparam("title"),
+    description=bindparam("description"),
+    is_completed=bindparam("is_completed"),
+    created_at=bindparam("created_at"),
+    updated_at=bindparam("updated_at"),
+)
+
+
+@pytest.fixture(scope="module")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database("postgresql", Path(tmp_path_factory.mktemp("documents"))) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+def _on(url: str, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = open_database(url)
+        await database.open()
+        try:
+            async with database.unit_of_work() as unit:
+                return await work(unit)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def _task(title: str, description: str | None, *, moment: datetime = ON_THE_SECOND) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "user_id": uuid.uuid4(),
+        "title": title,
+        "description": description,
+        "is_completed": True,
+        "created_at": moment,
+        "updated_at": moment.replace(microsecond=123),
+    }
+
+
+@pytest.mark.parametrize("text", AWKWARD_TEXTS.values(), ids=AWKWARD_TEXTS.keys())
+def test_a_stored_task_reads_back_as_python_renders_it(postgres_url: str, text: str) -> None:
+    task = _task(text, text)
+
+    async def store_and_get(work: UnitOfWork) -> tasks.VersionedTask:
+        await work.execute(_INSERT, task)
+        return await tasks.get_task(work, task["user_id"], task["id"])
+
+    stored = _on(postgres_url, store_and_get)
+
+    assert stored.json == task_json(task)
+    assert json.loads(stored.json)["created_at"] == "2026-01-02T03:04:05.000000Z"
+
+
+def test_a_page_reads_back_as_python_renders_it(postgres_url: str) -> None:
+    owner = uuid.uuid4()
+    page_tasks = [
+        {**_task(text, None, moment=ON_THE_SECOND.replace(second=second)), "user_id": owner}
+        for second, text in enumerate(AWKWARD_TEXTS.values())
+    ]
+
+    async def store_and_list(work: UnitOfWork) -> tasks.Page:
+        for task in page_tasks:
+            await work.execute(_INSERT, task)
+        return await tasks.list_tasks(work, owner, tasks.ListQuery(sort="created_at"))
+
+    page = _on(postgres_url, store_and_list)
+
+    assert page.items_json == task_list_json(page_tasks)
+    assert page.envelope(None) == b'{"items":' + task_list_json(page_tasks) + b',"count":4,"next_cursor":null}'
+
+
+def test_an_empty_page_is_an_empty_array(postgres_url: str) -> None:
+    page = _on(postgres_url, lambda work: tasks.list_tasks(work, uuid.uuid4(), tasks.ListQuery()))
+
+    assert page.items_json == b"[]"
+
+
+def test_the_list_envelope_is_compact_json() -> None:
+    body = list_json(b"[]", 0, "a.b")
+
+    assert body == b'{"items":[],"count":0,"next_cursor":"a.b"}'
+    assert json.loads(list_json(b"[]", 0, None)) == {"items": [], "count": 0, "next_cursor": None}

@@ -8,7 +8,9 @@ from starlette.responses import Response
 
 from db.database import Database
 from db.schema import schema_revision
+from tasks_api.auth import VERIFIER
 from tasks_api.problems import ApiProblem
+from tasks_api.tokens import TokenVerifier
 
 JSON = "application/json"
 
@@ -24,7 +26,12 @@ async def live() -> Response:
 
 
 async def ready() -> Response:
-    """Ready when the database answers and its schema is at the revision this code expects."""
+    """Ready when the database answers, its schema is at the revision this code expects and, where tokens are
+    verified with a JWKS, its keys have been fetched."""
+    verifier: TokenVerifier | None = getattr(request.state, VERIFIER, None)
+    reason = await verifier.unready_reason() if verifier is not None else None
+    if reason is not None:
+        raise ApiProblem(503, f"Tokens cannot be verified: {reason}")
     database: Database = request.state.database
     expected: str = request.state.schema_head
     async with database.unit_of_work() as work:

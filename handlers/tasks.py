@@ -20,6 +20,8 @@ from tasks_api.cursor import CursorCodec
 from tasks_api.etags import etag, if_match_versions, if_none_match_hits
 
 JSON = "application/json"
+# A user's tasks: no shared cache may keep them, and a client revalidates with the ETag before reusing one.
+PRIVATE = {"Cache-Control": "private, no-cache"}
 
 
 # Read from the ASGI scope rather than through ``connexion.request``, which builds a new request object (and
@@ -46,7 +48,7 @@ def _if_match() -> frozenset[int] | None:
 
 
 def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) -> Response:
-    return Response(stored.json, status, {"ETag": etag(stored.version), **headers}, media_type=JSON)
+    return Response(stored.json, status, {"ETag": etag(stored.version), **PRIVATE, **headers}, media_type=JSON)
 
 
 async def list_tasks(
@@ -64,7 +66,7 @@ async def list_tasks(
     async with _unit_of_work() as work:
         page = await tasks.list_tasks(work, UUID(user_id), query)
     next_cursor = _cursors().encode(page.last, cursor_scope) if page.last is not None else None
-    return Response(page.envelope(next_cursor), 200, media_type=JSON)
+    return Response(page.envelope(next_cursor), 200, PRIVATE, media_type=JSON)
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:
@@ -77,7 +79,7 @@ async def get_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
         stored = await tasks.get_task(work, UUID(user_id), UUID(task_id))
     if if_none_match_hits(_list_header(b"if-none-match"), stored.version):
-        return Response(status_code=304, headers={"ETag": etag(stored.version)})
+        return Response(status_code=304, headers={"ETag": etag(stored.version), **PRIVATE})
     return _task_reply(stored)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,10 +10,13 @@ from typing import Any
 
 import yaml
 from connexion import AsyncApp
+from connexion.exceptions import OAuthProblem
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.lifespan import Lifespan
+from starlette.middleware.cors import CORSMiddleware
 
 from db.backends import open_database
+from tasks_api.auth import VERIFIER, OwnerParameterValidator, unauthenticated, without_authentication
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
@@ -22,9 +26,13 @@ from tasks_api.problems import ProblemResponses, error_codes
 from tasks_api.request_context import AccessLog, RequestContext
 from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
+from tasks_api.tokens import TokenVerification
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "tasks.yaml"
+# What a browser on an allowed origin may send and read: the headers the contract uses.
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID")
+CORS_RESPONSE_HEADERS = ("ETag", "Location", "X-Request-ID", "Retry-After")
 
 
 def connexion_app(
@@ -32,6 +40,7 @@ def connexion_app(
     *,
     lifespan: Lifespan | None = None,
     validate_responses: bool = False,
+    validator_map: dict[str, Any] = VALIDATOR_MAP,
     connexion_handler_calls: bool = False,
 ) -> AsyncApp:
     """Connexion's ``AsyncApp`` for a spec, with this service's options and validators, its default middleware
@@ -44,7 +53,7 @@ def connexion_app(
         specification,
         strict_validation=True,
         validate_responses=validate_responses,
-        validator_map=VALIDATOR_MAP,
+        validator_map=validator_map,
     )
     return app
 
@@ -55,28 +64,43 @@ def create_app(settings: Settings | None = None, *, connexion_handler_calls: boo
     the reference the differential test holds the service to."""
     settings = settings or Settings.from_env()
 
+    tokens = settings.tokens
+
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         database = open_database(settings.database_url, settings.pool)
         await database.open()
         try:
-            yield {
-                "database": database,
-                "cursors": CursorCodec(settings.cursor_secret),
-                "schema_head": schema_head(),
-            }
+            state = {"database": database, "cursors": CursorCodec(settings.cursor_secret), "schema_head": schema_head()}
+            if tokens is None:
+                yield state
+                return
+            async with TokenVerification(tokens) as verifier:
+                yield {**state, VERIFIER: verifier}
         finally:
             await database.dispose()
 
     specification = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    validator_map = VALIDATOR_MAP
+    if tokens is None:
+        # The served spec is truthful: without authentication it declares none.
+        specification = without_authentication(specification)
+    else:
+        scheme = specification["components"]["securitySchemes"]["bearerAuth"]
+        owner_validator = functools.partial(OwnerParameterValidator, subject_parameter=scheme["x-subject-parameter"])
+        validator_map = {**VALIDATOR_MAP, "parameter": owner_validator}
     routes = RouteTable.from_spec(specification)
+    problems = ProblemResponses(error_codes(specification))
     app = connexion_app(
         specification,
         lifespan=lifespan,
         validate_responses=settings.validate_responses,
+        validator_map=validator_map,
         connexion_handler_calls=connexion_handler_calls,
     )
-    app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_ROUTING)
+    # After security, so that a request without a valid token is a 401 whatever its size; the body is only
+    # read by request validation, after this.
+    app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_VALIDATION)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.
     app.add_middleware(
         RequestContext,
@@ -84,5 +108,18 @@ def create_app(settings: Settings | None = None, *, connexion_handler_calls: boo
         routes=routes,
         access_log=AccessLog() if settings.access_log else None,
     )
-    register_error_handlers(app, ProblemResponses(error_codes(specification)), routes)
+    if settings.cors_origins:
+        # Inside the request context (preflights get a request id and an access line), outside the exception
+        # middleware (error answers carry CORS headers too, so a browser can read them).
+        app.add_middleware(
+            CORSMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=routes.methods(),
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_RESPONSE_HEADERS),
+        )
+    register_error_handlers(app, problems, routes)
+    if tokens is not None:
+        app.add_error_handler(OAuthProblem, unauthenticated(problems))
     return app

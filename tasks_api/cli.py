@@ -1,20 +1,27 @@
-"""The ``tasks-api`` command: ``serve`` and ``migrate``."""
+"""The ``tasks-api`` command: ``serve``, ``migrate`` and ``token``."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 import logging.config
 import os
 import signal
+import uuid
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from types import FrameType
 
 import uvicorn
 
 from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
-from tasks_api.settings import Settings
+from tasks_api.settings import ConfigurationError, Settings
+from tasks_api.tokens import issue_token
+
+logger = logging.getLogger("tasks_api.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +35,56 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true", help="skip the migration step")
 
     commands.add_parser("migrate", help="upgrade the database to head and exit")
+
+    token = commands.add_parser("token", help="print an HS256 token for a user (needs TASKS_API_AUTH_JWT_SECRET)")
+    token.add_argument("--user", type=uuid.UUID, required=True, help="the user id the token is for")
+    token.add_argument("--ttl", type=_duration, default="1h", help="lifetime: 90s, 30m, 1h, 7d (default: 1h)")
     return parser
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 30m, 1h or 7d")
+    return int(number) * _UNITS[unit]
+
+
+def _token(settings: Settings, user: uuid.UUID, ttl: float) -> str:
+    tokens = settings.tokens
+    if tokens is None or tokens.secret is None:
+        raise ConfigurationError("tasks-api token signs with TASKS_API_AUTH_JWT_SECRET, which is not set")
+    return issue_token(tokens.secret, str(user), ttl, issuer=tokens.issuer, audience=tokens.audience)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _authentication_for(settings: Settings, host: str) -> Settings:
+    """Without any authentication setting, serving on loopback trusts the path's user (said in the log, and
+    passed on to the workers); on any other address the service refuses to start."""
+    if settings.auth_configured:
+        return settings
+    if not _is_loopback(host):
+        raise ConfigurationError(
+            f"no authentication is configured and {host} is not a loopback address: set TASKS_API_AUTH_JWKS_URL or"
+            " TASKS_API_AUTH_JWT_SECRET (with TASKS_API_AUTH_ISSUER, TASKS_API_AUTH_AUDIENCE, TASKS_API_AUTH_LEEWAY"
+            " as needed), or TASKS_API_AUTH=none behind a gateway that authenticates"
+        )
+    logger.warning(
+        "no authentication is configured: serving on %s as TASKS_API_AUTH=none, trusting the user_id in every path",
+        host,
+    )
+    os.environ["TASKS_API_AUTH"] = "none"
+    return replace(settings, auth_configured=True)
 
 
 def _stop(_signal: int, _frame: FrameType | None) -> None:
@@ -55,7 +111,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         signal.signal(stop_signal, _stop)
     log_config = logging_config()
     logging.config.dictConfig(log_config)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        if args.command == "token":
+            print(_token(settings, args.user, args.ttl))  # noqa: T201 (the command's output)
+            return
+        if args.command == "serve":
+            settings = _authentication_for(settings, args.host)
+    except ConfigurationError as error:
+        logger.error("refusing to start: %s", error)
+        raise SystemExit(2) from None
     if args.command == "migrate" or not args.no_migrate:
         upgrade_to_head(settings.database_url)
     if args.command == "serve":

@@ -1,4 +1,4 @@
-"""Request ids on every response, and one access line per request."""
+"""Request ids and the headers every response carries, and one access line per request."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Echo only ids that are safe to put in a log line and a header; anything else is replaced.
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+_NO_SNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def _new_request_id() -> str:
@@ -56,7 +57,8 @@ class AccessLog:
 
 
 class RequestContext:
-    """Gives every request an id (echoed to the client) and, with an access log, writes one line when it ends."""
+    """Gives every request an id (echoed to the client), adds the headers every answer carries and, with an
+    access log, writes one line when the request ends."""
 
     def __init__(self, app: ASGIApp, routes: RouteTable, access_log: AccessLog | None) -> None:
         self.app = app
@@ -81,7 +83,12 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (_REQUEST_ID_KEY, current.encode("latin-1"))]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (_REQUEST_ID_KEY, current.encode("latin-1")),
+                    # Browsers must take every answer for what its Content-Type says, never sniff another type.
+                    _NO_SNIFF,
+                ]
             await send(message)
 
         try:

@@ -42,6 +42,11 @@ class RouteTable:
                     templates[name] = template
         return cls(routes, templates)
 
+    def methods(self) -> list[str]:
+        """Every method some path has."""
+        named = {method.strip() for route in self._routes for method in route.allow.split(",")}
+        return [method.upper() for method in HTTP_METHODS if method.upper() in named]
+
     def allow(self, path: str) -> str | None:
         """The methods the spec has for a request path (Starlette's 405 lists those of one route only)."""
         return next((route.allow for route in self._routes if route.pattern.fullmatch(path)), None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from db.database import PoolOptions
 from db.urls import async_database_url
+from tasks_api.tokens import TokenSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
 
@@ -30,6 +31,53 @@ def _cursor_secret(explicit: str | None, database_url: str) -> bytes:
     return hashlib.sha256(f"tasks-api cursor secret:{explicit or database_url}".encode()).digest()
 
 
+class ConfigurationError(ValueError):
+    """The environment asks for something the service will not run with; the message says what to change."""
+
+
+def _text(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _tokens() -> tuple[TokenSettings | None, bool]:
+    """How tokens are verified (None: they are not), and whether the environment said so at all."""
+    mode = _text("TASKS_API_AUTH")
+    jwks_url, secret = _text("TASKS_API_AUTH_JWKS_URL"), _text("TASKS_API_AUTH_JWT_SECRET")
+    if mode not in {None, "none", "jwt"}:
+        raise ConfigurationError(f"TASKS_API_AUTH is {mode!r}: use none, or configure JWTs")
+    if mode == "none":
+        if jwks_url or secret:
+            raise ConfigurationError("TASKS_API_AUTH=none, but a JWKS URL or JWT secret is set too: choose")
+        return None, True
+    if not jwks_url and not secret:
+        if mode == "jwt":
+            raise ConfigurationError("TASKS_API_AUTH=jwt needs TASKS_API_AUTH_JWKS_URL or TASKS_API_AUTH_JWT_SECRET")
+        return None, False
+    try:
+        tokens = TokenSettings(
+            jwks_url=jwks_url,
+            secret=secret.encode() if secret else None,
+            issuer=_text("TASKS_API_AUTH_ISSUER"),
+            audience=_text("TASKS_API_AUTH_AUDIENCE"),
+            leeway=_number("TASKS_API_AUTH_LEEWAY", 30.0),
+        )
+    except ValueError as error:
+        raise ConfigurationError(
+            f"{error}: set TASKS_API_AUTH_JWKS_URL or TASKS_API_AUTH_JWT_SECRET (at least 32 bytes), not both"
+        ) from None
+    return tokens, True
+
+
+def _cors_origins() -> tuple[str, ...]:
+    origins = tuple(
+        origin.strip() for origin in os.environ.get("TASKS_API_CORS_ORIGINS", "").split(",") if origin.strip()
+    )
+    if "*" in origins:
+        raise ConfigurationError("TASKS_API_CORS_ORIGINS may not be *: list the front end's exact origins")
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -39,6 +87,12 @@ class Settings:
     # Seconds in-flight requests get to finish after SIGTERM before they are cut off.
     shutdown_grace: float = 30.0
     access_log: bool = True
+    # How bearer tokens are verified; None: they are not, and the path's user_id is trusted.
+    tokens: TokenSettings | None = None
+    # Whether the environment chose an authentication mode at all (``serve`` decides for it on loopback only).
+    auth_configured: bool = True
+    # Exact origins browsers may call the API from (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -47,6 +101,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         defaults = PoolOptions()
+        tokens, auth_configured = _tokens()
         database_url = async_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
         return cls(
             database_url=database_url,
@@ -61,4 +116,7 @@ class Settings:
             ),
             shutdown_grace=_number("TASKS_API_SHUTDOWN_GRACE", 30.0),
             access_log=_flag("TASKS_API_ACCESS_LOG", default=True),
+            tokens=tokens,
+            auth_configured=auth_configured,
+            cors_origins=_cors_origins(),
         )

@@ -1,0 +1,224 @@
+"""Verifies the front end's JWTs: the signature, with an algorithm fixed by the configuration, and ``exp``,
+``nbf``, ``iss`` and ``aud``. Keys come from a shared secret (HS256) or a JWKS (EdDSA, ES256, RS256) fetched
+without blocking the event loop. Verified tokens are remembered until they expire, so a client's repeat
+requests cost a hash and a dictionary look-up."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+# What a JWKS may sign with: Better Auth's default (Ed25519) and the two other common choices.
+JWKS_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
+SECRET_ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """How tokens are verified: with exactly one of ``jwks_url`` and ``secret``."""
+
+    jwks_url: str | None = None
+    secret: bytes | None = field(default=None, repr=False)
+    issuer: str | None = None
+    audience: str | None = None
+    leeway: float = 30.0
+
+    def __post_init__(self) -> None:
+        if (self.jwks_url is None) == (self.secret is None):
+            raise ValueError("set exactly one of a JWKS URL and a shared secret")
+        if self.secret is not None and len(self.secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"the shared secret is shorter than {MIN_SECRET_BYTES} bytes")
+
+
+class TokenRejected(Exception):
+    """The token is missing something, forged, expired or not for this service; ``str`` says which, never
+    quoting the token."""
+
+    def __init__(self, reason: str, *, expired: bool = False) -> None:
+        super().__init__(reason)
+        self.expired = expired
+
+
+class KeysUnavailable(Exception):
+    """No key that fits the token is known, and the key server cannot be reached: the token may be fine."""
+
+
+class KeySet:
+    """A JWKS's keys by ``kid``, fetched when a token names one not known yet.
+
+    A refetch happens at most once per ``refetch_interval`` whatever the tokens say, so forged ``kid``s
+    cannot make the service hammer the key server; concurrent requests for a refetch share one fetch.
+    """
+
+    def __init__(self, url: str, client: httpx.AsyncClient, refetch_interval: float = 10.0) -> None:
+        self.url = url
+        self._client = client
+        self._refetch_interval = refetch_interval
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._next_fetch = 0.0
+        self._fetching = asyncio.Lock()
+        self.last_error: str | None = None
+        # Bumped whenever the key set changes, so what was verified with a withdrawn key can be forgotten.
+        self.generation = 0
+
+    async def key(self, kid: str) -> jwt.PyJWK | None:
+        key = self._keys.get(kid)
+        if key is None:
+            await self.refresh()
+            key = self._keys.get(kid)
+            if key is None and self.last_error is not None:
+                raise KeysUnavailable(self.last_error)
+        return key
+
+    async def refresh(self) -> None:
+        """Fetches the key set, unless a fetch happened within the refetch interval."""
+        async with self._fetching:
+            now = time.monotonic()
+            if now < self._next_fetch:
+                return
+            self._next_fetch = now + self._refetch_interval
+            try:
+                response = await self._client.get(self.url)
+                response.raise_for_status()
+                keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(response.json()).keys if key.key_id}
+            except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as error:
+                self.last_error = f"the key server at {self.url} cannot be used: {type(error).__name__}"
+                return
+            self.last_error = None
+            if keys.keys() != self._keys.keys():
+                self.generation += 1
+            self._keys = keys
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self._keys)
+
+
+class TokenVerifier:
+    def __init__(self, settings: TokenSettings, keys: KeySet | None, cache_size: int = 10_000) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._cache_size = cache_size
+        # Hash of a verified token -> (its claims, when it stops being acceptable, the key set's generation).
+        self._verified: dict[bytes, tuple[dict[str, Any], float, int]] = {}
+        self._options: jwt.types.Options = {
+            "require": ["exp", "sub"],
+            "verify_iss": settings.issuer is not None,
+            "verify_aud": settings.audience is not None,
+        }
+
+    async def unready_reason(self) -> str | None:
+        """Why no token can be verified right now, if so: no key fetched from the key server (a fetch is tried
+        first). With keys at hand the service serves the tokens they verify, even while a refetch fails."""
+        if self._keys is None or self._keys.loaded:
+            return None
+        await self._keys.refresh()
+        if self._keys.loaded:
+            return None
+        return self._keys.last_error or f"no key has been fetched from {self._keys.url} yet"
+
+    async def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once it is verified; raises TokenRejected or KeysUnavailable."""
+        digest = hashlib.sha256(token.encode()).digest()
+        generation = self._keys.generation if self._keys is not None else 0
+        cached = self._verified.get(digest)
+        if cached is not None:
+            claims, good_until, verified_in = cached
+            if time.time() <= good_until and verified_in == generation:
+                return claims
+            del self._verified[digest]
+        claims = self._decode(token, await self._key_for(token))
+        if len(self._verified) >= self._cache_size:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[digest] = (claims, float(claims["exp"]) + self._settings.leeway, generation)
+        return claims
+
+    async def _key_for(self, token: str) -> tuple[Any, str]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise TokenRejected("The token is not a well-formed JWT") from None
+        algorithm = header.get("alg")
+        if self._keys is None:
+            if algorithm != SECRET_ALGORITHM:
+                raise TokenRejected(f"The token must be signed with {SECRET_ALGORITHM}")
+            return self._settings.secret, SECRET_ALGORITHM
+        if algorithm not in JWKS_ALGORITHMS:
+            raise TokenRejected("The token must be signed with " + ", ".join(sorted(JWKS_ALGORITHMS)))
+        kid = header.get("kid")
+        key = await self._keys.key(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenRejected("The token is signed with a key this service does not know")
+        if key.algorithm_name != algorithm:
+            raise TokenRejected("The token's algorithm does not match its key")
+        return key.key, algorithm
+
+    def _decode(self, token: str, key_and_algorithm: tuple[Any, str]) -> dict[str, Any]:
+        key, algorithm = key_and_algorithm
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                options=self._options,
+                issuer=self._settings.issuer,
+                audience=self._settings.audience,
+                leeway=self._settings.leeway,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenRejected("The token has expired", expired=True) from None
+        except jwt.ImmatureSignatureError:
+            raise TokenRejected("The token is not valid yet") from None
+        except jwt.MissingRequiredClaimError as missing:
+            raise TokenRejected(f"The token has no '{missing.claim}' claim") from None
+        except jwt.InvalidIssuerError:
+            raise TokenRejected("The token was issued by another issuer") from None
+        except jwt.InvalidAudienceError:
+            raise TokenRejected("The token is meant for another audience") from None
+        except jwt.InvalidTokenError:
+            raise TokenRejected("The token is invalid") from None
+        return claims
+
+
+def issue_token(secret: bytes, subject: str, ttl_seconds: float, *, issuer: str | None, audience: str | None) -> str:
+    """An HS256 token for ``tasks-api token``: for curl and Swagger UI's Authorize button."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + int(ttl_seconds)}
+    if issuer is not None:
+        claims["iss"] = issuer
+    if audience is not None:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm=SECRET_ALGORITHM)
+
+
+class TokenVerification:
+    """The verifier and, with a JWKS, its HTTP client and first fetch, for the life of the app."""
+
+    KEY_SERVER_TIMEOUT = 2.0
+
+    def __init__(self, settings: TokenSettings) -> None:
+        self._settings = settings
+        self._client: httpx.AsyncClient | None = None
+        self._first_fetch: asyncio.Task[None] | None = None
+        self.keys: KeySet | None = None
+
+    async def __aenter__(self) -> TokenVerifier:
+        if self._settings.jwks_url is not None:
+            self._client = httpx.AsyncClient(timeout=self.KEY_SERVER_TIMEOUT)
+            self.keys = KeySet(self._settings.jwks_url, self._client)
+            # In the background: the service starts (and reports not-ready) while the key server is away.
+            self._first_fetch = asyncio.create_task(self.keys.refresh())
+        return TokenVerifier(self._settings, self.keys)
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        if self._first_fetch is not None:
+            self._first_fetch.cancel()
+        if self._client is not None:
+            await self._client.aclose()

@@ -53,15 +53,18 @@ class KeysUnavailable(Exception):
 class KeySet:
     """A JWKS's keys by ``kid``, fetched when a token names one not known yet.
 
-    A refetch happens at most once per ``refetch_interval`` whatever the tokens say, so forged ``kid``s
-    cannot make the service hammer the key server; concurrent requests for a refetch share one fetch.
+    After the first fetch, a refetch happens at most once per ``REFETCH_INTERVAL`` seconds whatever the tokens
+    say, so forged ``kid``s (or readiness probes while the key server is away) cannot make the service hammer
+    it; concurrent requests for a refetch share one fetch.
     """
 
-    def __init__(self, url: str, client: httpx.AsyncClient, refetch_interval: float = 10.0) -> None:
+    REFETCH_INTERVAL = 10.0
+
+    def __init__(self, url: str, client: httpx.AsyncClient) -> None:
         self.url = url
         self._client = client
-        self._refetch_interval = refetch_interval
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched = False
         self._next_fetch = 0.0
         self._fetching = asyncio.Lock()
         self.last_error: str | None = None
@@ -83,7 +86,9 @@ class KeySet:
             now = time.monotonic()
             if now < self._next_fetch:
                 return
-            self._next_fetch = now + self._refetch_interval
+            if self._fetched:
+                self._next_fetch = now + self.REFETCH_INTERVAL
+            self._fetched = True
             try:
                 response = await self._client.get(self.url)
                 response.raise_for_status()
@@ -131,9 +136,12 @@ class TokenVerifier:
         cached = self._verified.get(digest)
         if cached is not None:
             claims, good_until, verified_in = cached
-            if time.time() <= good_until and verified_in == generation:
+            if time.time() > good_until:
+                del self._verified[digest]
+                raise TokenRejected("The token has expired", expired=True)
+            if verified_in == generation:
                 return claims
-            del self._verified[digest]
+            del self._verified[digest]  # the key set changed since: verify it again
         claims = self._decode(token, await self._key_for(token))
         if len(self._verified) >= self._cache_size:
             del self._verified[next(iter(self._verified))]  # the oldest entry

@@ -6,6 +6,7 @@ Checks and their expected statuses come from schemathesis.toml, shared with `st 
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,25 +14,39 @@ from typing import Any
 
 import pytest
 import schemathesis
+from schemathesis.config import HttpBearerAuthConfig
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
+from tasks_api.tokens import TokenSettings
 from tests.support import BACKENDS, MEASUREMENTS, fresh_database, reproducible
+from tests.tokens import SECRET, hs256
 
 FUZZ = reproducible(max_examples=250)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+# Each backend without authentication; and with it, a token for one user and every path naming that user.
+TARGETS = [*BACKENDS, "postgresql+jwt"]
+TOKEN_USER = str(uuid.uuid4())
+
+
+@pytest.fixture(scope="session", params=TARGETS)
 def api_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiSchema]:
+    backend, _, authentication = request.param.partition("+")
     # A database of its own: generated workflows may touch any user, and nothing else should see them.
-    with fresh_database(request.param, Path(tmp_path_factory.mktemp("contract"))) as url:
+    with fresh_database(backend, Path(tmp_path_factory.mktemp("contract"))) as url:
         upgrade_to_head(url)
-        app = create_app(Settings(database_url=url, validate_responses=True))
+        tokens = TokenSettings(secret=SECRET) if authentication else None
+        app = create_app(Settings(database_url=url, validate_responses=True, tokens=tokens))
         schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
         schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+        if authentication:
+            # ignored_auth, among the checks, also sends each request without the token and expects a 401.
+            schema.config.auth.openapi.schemes["bearerAuth"] = HttpBearerAuthConfig(bearer=hs256(TOKEN_USER, ttl=3600))
+            schema.config.update(parameters={"user_id": TOKEN_USER})
         schema.backend = request.param  # type: ignore[attr-defined]
         yield schema
 
@@ -59,7 +74,14 @@ def test_every_operation_honours_the_contract(case: schemathesis.Case[Any], requ
 def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> None:
     backend = api_schema.backend  # type: ignore[attr-defined]
 
+    authenticated = backend.endswith("+jwt")
+
     class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: schemathesis.Case[Any]) -> None:
+            # Workflows start from generated paths: with a token, they all start from the token's user.
+            if authenticated and "user_id" in (case.path_parameters or {}):
+                case.path_parameters["user_id"] = TOKEN_USER
+
         def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:
             CASES[f"{backend}: stateful calls"] += 1
             CASES[f"{backend}: stateful {case.operation.label} -> {response.status_code}"] += 1

@@ -59,7 +59,7 @@ def test_operation_has_a_short_id_a_summary_and_a_handler(path: str, method: str
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
 def test_operation_documents_every_status_it_can_return(path: str, method: str, operation: dict[str, Any]) -> None:
     statuses = set(operation["responses"])
-    expected = {"400", "404", "500", "503"} if path.startswith("/{user_id}") else {"500"}
+    expected = {"400", "401", "403", "404", "500", "503"} if path.startswith("/{user_id}") else {"500"}
     if "requestBody" in operation:
         expected |= {"413", "415", "422"}
 

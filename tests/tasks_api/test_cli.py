@@ -10,9 +10,11 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests.support import TASKS_API, new_user, serving, wait_for
+from tests.tokens import SECRET
 
 
 def _tables(database: Path) -> set[str]:
@@ -72,3 +74,65 @@ def test_migrate_upgrades_and_exits(tmp_path: Path) -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert {"tasks", "alembic_version"} <= _tables(database)
+
+
+def _cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    unset = {name: "" for name in os.environ if name.startswith("TASKS_API_AUTH")}
+    return subprocess.run(
+        [TASKS_API, *arguments],
+        env={**os.environ, **unset, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_token_prints_an_hs256_token_for_the_user() -> None:
+    user = new_user()
+
+    printed = _cli("token", "--user", user, "--ttl", "2h", TASKS_API_AUTH_JWT_SECRET=SECRET.decode())
+
+    assert printed.returncode == 0, printed.stderr
+    claims = jwt.decode(printed.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert claims["sub"] == user
+    assert claims["exp"] - claims["iat"] == 7200
+
+
+def test_token_refuses_without_a_secret() -> None:
+    refused = _cli("token", "--user", new_user())
+
+    assert refused.returncode == 2
+    assert "TASKS_API_AUTH_JWT_SECRET" in refused.stderr
+    assert refused.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "named"),
+    [
+        (("--host", "0.0.0.0"), {}, "TASKS_API_AUTH_JWKS_URL"),
+        (("--host", "192.0.2.1"), {}, "TASKS_API_AUTH_JWT_SECRET"),
+        ((), {"TASKS_API_AUTH_JWT_SECRET": "too short"}, "32 bytes"),
+        ((), {"TASKS_API_CORS_ORIGINS": "*"}, "TASKS_API_CORS_ORIGINS"),
+        ((), {"TASKS_API_AUTH": "none", "TASKS_API_AUTH_JWT_SECRET": SECRET.decode()}, "choose"),
+    ],
+    ids=["any-address", "public-address", "short-secret", "cors-star", "none-and-secret"],
+)
+def test_serve_refuses_to_start_unsafely(
+    tmp_path: Path, arguments: tuple[str, ...], environment: dict[str, str], named: str
+) -> None:
+    refused = _cli("serve", "--port", "1", *arguments, DATABASE_URL=f"sqlite:///{tmp_path / 'tasks.db'}", **environment)
+
+    assert refused.returncode == 2
+    (line,) = [json.loads(line) for line in refused.stderr.splitlines() if "refusing" in line]
+    assert line["level"] == "error"
+    assert named in line["message"]
+    assert not (tmp_path / "tasks.db").exists()
+
+
+def test_serve_on_loopback_without_configuration_trusts_the_path_and_says_so(tmp_path: Path) -> None:
+    with serving(f"sqlite:///{tmp_path / 'tasks.db'}") as server:
+        assert httpx.get(f"{server.base_url}/api/{new_user()}/tasks").status_code == 200
+        assert server.stop() == 0
+
+    warnings = [json.loads(line) for line in server.log if '"warning"' in line]
+    assert any("TASKS_API_AUTH=none" in warning["message"] for warning in warnings)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +35,9 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.tokens import SigningKey, claims, jwks_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_DIR = ROOT.parent / "shared" / "bench"
@@ -47,6 +50,16 @@ READS = ["get one", "list 1,000"]
 WORKLOADS = [*READS, "create", "toggle", "update"]
 LIST_SIZE = 1000
 USERS, TASKS_PER_USER = 64, 16
+
+# Get one with each target's user's token; %(tokens)s lines up with %(targets)s.
+GET_ONE_WITH_TOKEN = """
+local targets = {%(targets)s}
+local tokens = {%(tokens)s}
+request = function()
+  local n = math.random(#targets)
+  return wrk.format("GET", "/api/" .. targets[n], {["Authorization"] = "Bearer " .. tokens[n]})
+end
+"""
 
 LUA = {
     "get one": """
@@ -97,6 +110,8 @@ class Server:
     url_scheme: str = "postgresql"
     # Whether it can create tasks; one that cannot is driven with ids of tasks that do not exist.
     seeded: bool = True
+    # A user's bearer token, for a server that requires one.
+    token_for: Callable[[str], str] | None = None
 
 
 def free_port() -> int:
@@ -168,7 +183,7 @@ def running(server: Server, database_url: str, port: int) -> Iterator[subprocess
         process.wait(timeout=60)
 
 
-async def seed(base_url: str) -> dict[str, Any]:
+async def seed(base_url: str, token_for: Callable[[str], str] | None) -> dict[str, Any]:
     """The same data through any of the three APIs: one user with 1,000 tasks, 64 users with 16 each."""
     list_user = str(uuid.uuid4())
     users = [str(uuid.uuid4()) for _ in range(USERS)]
@@ -178,7 +193,8 @@ async def seed(base_url: str) -> dict[str, Any]:
         async def create(user: str, n: int) -> str:
             async with semaphore:
                 body = {"title": f"task {n}", "description": f"seeded task number {n}" if n % 2 else None}
-                response = await client.post(f"/api/{user}/tasks", json=body)
+                headers = {"Authorization": f"Bearer {token_for(user)}"} if token_for else {}
+                response = await client.post(f"/api/{user}/tasks", json=body, headers=headers)
                 response.raise_for_status()
                 return f"{user}/tasks/{response.json()['id']}"
 
@@ -213,14 +229,19 @@ def wrk(binary: str, url: str, script: Path | None, seconds: float, connections:
     return Result(float(rate.group(1)), latency("50"), latency("99"), errors)
 
 
-def scripts(directory: Path, data: dict[str, Any]) -> dict[str, Path | None]:
+def scripts(directory: Path, data: dict[str, Any], token_for: Callable[[str], str] | None) -> dict[str, Path | None]:
     def lua_list(values: list[str]) -> str:
         return ", ".join(f'"{value}"' for value in values)
 
+    values = {"targets": lua_list(data["targets"]), "users": lua_list(data["users"])}
+    templates = dict(LUA)
+    if token_for is not None:
+        values["tokens"] = lua_list([token_for(target.split("/")[0]) for target in data["targets"]])
+        templates = {"get one": GET_ONE_WITH_TOKEN}
     paths: dict[str, Path | None] = {"list 1,000": None}
-    for workload, template in LUA.items():
+    for workload, template in templates.items():
         path = directory / f"{workload.replace(' ', '_')}.lua"
-        path.write_text(template % {"targets": lua_list(data["targets"]), "users": lua_list(data["users"])})
+        path.write_text(template % values)
         paths[workload] = path
     return paths
 
@@ -255,8 +276,8 @@ def deployed(server: Server) -> Iterator[Target]:
             )
         with running(server, database_url, port) as process:
             base_url = f"http://127.0.0.1:{port}"
-            data = asyncio.run(seed(base_url)) if server.seeded else unseeded()
-            yield Target(server, process, base_url, data, scripts(Path(scratch), data))
+            data = asyncio.run(seed(base_url, server.token_for)) if server.seeded else unseeded()
+            yield Target(server, process, base_url, data, scripts(Path(scratch), data, server.token_for))
 
 
 def measure(servers: list[Server], args: argparse.Namespace, binary: str) -> dict[str, dict[str, Any]]:
@@ -299,7 +320,15 @@ def main() -> None:
         "1",
         "--no-access-log",
     ]
-    servers = [
+    # The service with authentication as Better Auth deploys it: a JWKS of Ed25519 keys.
+    key = SigningKey.new("EdDSA", kid="bench")
+    with jwks_server(key) as keys:
+        servers = _servers(uvicorn, keys.url, lambda user: key.sign(claims(user, ttl=7200)))
+        report(measure(servers, args, binary), args)
+
+
+def _servers(uvicorn: list[str], jwks_url: str, token_for: Callable[[str], str]) -> list[Server]:
+    return [
         Server(
             "service",
             [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "1"],
@@ -335,8 +364,14 @@ def main() -> None:
             {},
             READS,
         ),
+        Server(
+            "service, JWT",
+            [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "1"],
+            {"TASKS_API_AUTH_JWKS_URL": jwks_url},
+            ["get one"],
+            token_for=token_for,
+        ),
     ]
-    report(measure(servers, args, binary), args)
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
@@ -395,6 +430,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     for workload in READS:
         one, both = service[workload]["requests_per_second"], two[workload]["requests_per_second"]
         lines.append(f"| {workload} | {one:,.0f} | {both:,.0f} | {both / one:.2f}x |")
+    secured = results["service, JWT"]["get one"]
+    secured_ratio = secured["requests_per_second"] / service["get one"]["requests_per_second"]
+    lines += [
+        "",
+        f"With authentication (a JWKS of Ed25519 keys, each request carrying its user's token): get one "
+        f"{secured['requests_per_second']:,.0f} req/s, p50 / p99 {secured['p50_ms']:.1f} / {secured['p99_ms']:.1f} ms, "
+        f"{secured['errors']} errors = {secured_ratio:.2f}x the service without.",
+    ]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))

@@ -167,7 +167,7 @@ async def _measure_all(url: str, requests: int, repeat: int) -> dict[str, float]
     results["Starlette floor"] = await lowest(lambda: floor_app.starlette_app, lifespan=False)
     results["service"] = await lowest(lambda: create_app(settings))
     results["service, Connexion's own handler call"] = await lowest(
-        lambda: create_app(settings, connexion_handler_calls=True)
+        lambda: create_app(settings, connexion_reference=True)
     )
     with _get_task_replaced(constant):
         results["service, constant get-one handler"] = await lowest(lambda: create_app(settings))

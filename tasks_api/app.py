@@ -16,7 +16,7 @@ from connexion.middleware.lifespan import Lifespan
 from starlette.middleware.cors import CORSMiddleware
 
 from db.backends import open_database
-from tasks_api.auth import VERIFIER, OwnerParameterValidator, unauthenticated, without_authentication
+from tasks_api.auth import SECURITY_MAP, VERIFIER, OwnerParameterValidator, unauthenticated, without_authentication
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
@@ -41,27 +41,31 @@ def connexion_app(
     lifespan: Lifespan | None = None,
     validate_responses: bool = False,
     validator_map: dict[str, Any] = VALIDATOR_MAP,
-    connexion_handler_calls: bool = False,
+    connexion_reference: bool = False,
 ) -> AsyncApp:
     """Connexion's ``AsyncApp`` for a spec, with this service's options and validators, its default middleware
-    stack and, unless ``connexion_handler_calls``, this service's handler call after it."""
+    stack and, unless ``connexion_reference``, this service's handler call after it and its bearer token
+    handler (``security_map``)."""
     middlewares = [*ConnexionMiddleware.default_middlewares]  # a copy: add_middleware inserts into it
-    if not connexion_handler_calls:
+    security_map = None
+    if not connexion_reference:
         middlewares.append(HandlerCall)
+        security_map = SECURITY_MAP
     app = AsyncApp(__name__, lifespan=lifespan, middlewares=middlewares, uri_parser_class=SpecURIParser)
     app.add_api(
         specification,
         strict_validation=True,
         validate_responses=validate_responses,
         validator_map=validator_map,
+        security_map=security_map,
     )
     return app
 
 
-def create_app(settings: Settings | None = None, *, connexion_handler_calls: bool = False) -> AsyncApp:
+def create_app(settings: Settings | None = None, *, connexion_reference: bool = False) -> AsyncApp:
     """The service: Connexion's ``AsyncApp`` with its default middleware stack and this service's handler call
-    after it (``tasks_api.operations``). ``connexion_handler_calls`` leaves handler calls to Connexion itself:
-    the reference the differential test holds the service to."""
+    after it (``tasks_api.operations``). ``connexion_reference`` leaves handler calls and bearer token checks
+    to Connexion's own code: the reference the differential test holds the service to."""
     settings = settings or Settings.from_env()
 
     tokens = settings.tokens
@@ -96,7 +100,7 @@ def create_app(settings: Settings | None = None, *, connexion_handler_calls: boo
         lifespan=lifespan,
         validate_responses=settings.validate_responses,
         validator_map=validator_map,
-        connexion_handler_calls=connexion_handler_calls,
+        connexion_reference=connexion_reference,
     )
     # After security, so that a request without a valid token is a 401 whatever its size; the body is only
     # read by request validation, after this.

@@ -152,11 +152,11 @@ def whoami(name: str, user: str, token_info: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "user": user, "token_info": token_info, "on_event_loop": _on_event_loop()}
 
 
-@pytest.mark.parametrize("connexion_handler_calls", [False, True], ids=["service", "connexion"])
+@pytest.mark.parametrize("connexion_reference", [False, True], ids=["service", "connexion"])
 def test_the_security_context_reaches_a_synchronous_handler_run_off_the_event_loop(
-    connexion_handler_calls: bool,
+    connexion_reference: bool,
 ) -> None:
-    app = connexion_app(SECURED_SPEC, connexion_handler_calls=connexion_handler_calls)
+    app = connexion_app(SECURED_SPEC, connexion_reference=connexion_reference)
 
     with app.test_client() as client:
         allowed = client.get("/api/whoami/bob", headers={"X-Key": "open sesame"})

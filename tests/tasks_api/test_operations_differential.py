@@ -1,8 +1,9 @@
 """The differential test: one corpus of requests sent to the service's app and to a plain ``connexion.AsyncApp``
 built from the same spec, options and validators (Connexion calling the handlers itself) gives the same answers.
 
-This is what makes a Connexion upgrade safe: whatever Connexion changes in how it calls handlers, the service's
-own handler call (``tasks_api.operations``) is held to it here, request by request.
+This is what makes a Connexion upgrade safe: whatever Connexion changes in how it calls handlers or checks bearer
+tokens, the service's own handler call (``tasks_api.operations``) and bearer handler (``tasks_api.auth``) are
+held to it here, request by request, with authentication off and on.
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
+from tasks_api.tokens import TokenSettings
+from tests.tokens import SECRET, bearer, hs256
 
 JSON = {"Content-Type": "application/json"}
-COMPARED_HEADERS = ("content-type", "allow", "etag", "location", "retry-after")
+COMPARED_HEADERS = ("content-type", "allow", "etag", "location", "retry-after", "www-authenticate", "cache-control")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
@@ -31,6 +35,8 @@ class Call:
     path: str  # {user}, {task}, {other} are filled in per app
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # With authentication on: whose token the call carries (the path's user, another one, or none).
+    token: str = "user"
 
 
 def _json(value: Any) -> bytes:
@@ -109,6 +115,14 @@ CORPUS = [
     # The contract and its UI, served beside the API.
     Call("GET", "/api/openapi.json"),
     Call("GET", "/api/ui/"),
+    # Credentials (with authentication on; without, these are ordinary requests).
+    Call("GET", "/api/{user}/tasks", token="none"),
+    Call("GET", "/api/{user}/tasks", headers={"Authorization": "Basic dXNlcjpwYXNz"}, token="none"),
+    Call("GET", "/api/{user}/tasks", headers={"Authorization": "Bearer"}, token="none"),
+    Call("GET", "/api/{user}/tasks", headers={"Authorization": "Bearer not-a-jwt"}, token="none"),
+    Call("PUT", "/api/{user}/tasks/{task}", _json({"title": "t"}), JSON, token="other"),
+    Call("GET", "/api/not-a-uuid/tasks", token="other"),
+    Call("GET", "/api/health/ready", token="none"),
 ]
 
 
@@ -125,30 +139,36 @@ class Placeholders:
         return _CURSOR.sub("<cursor>", _TIMESTAMP.sub("<timestamp>", _UUID.sub(self._name, text)))
 
 
-def _run(client: TestClient) -> list[tuple[Any, ...]]:
+def _run(client: TestClient, authenticated: bool) -> list[tuple[Any, ...]]:
     user, other = str(uuid.uuid4()), str(uuid.uuid4())
+    tokens = {"user": bearer(hs256(user)), "other": bearer(hs256(other)), "none": {}}
     task, created = str(uuid.uuid4()), False  # the corpus works on the first task it creates
     normalise = Placeholders()
     normalise(user)
     answers = []
     for call in CORPUS:
         path = call.path.format(user=user, task=task, other=other)
-        response = client.request(call.method, path, content=call.body, headers=call.headers)
+        headers = {**tokens[call.token], **call.headers} if authenticated else call.headers
+        response = client.request(call.method, path, content=call.body, headers=headers)
         if response.status_code == 201 and not created:
             task, created = response.json()["id"], True
-        headers = tuple(normalise(response.headers.get(name, "")) for name in COMPARED_HEADERS)
-        answers.append((call.method, call.path, response.status_code, headers, normalise(response.text)))
+        compared = tuple(normalise(response.headers.get(name, "")) for name in COMPARED_HEADERS)
+        answers.append((call.method, call.path, response.status_code, compared, normalise(response.text)))
     return answers
 
 
-def test_the_service_answers_every_request_as_connexion_itself_would(settings: Settings) -> None:
-    with create_app(settings, connexion_handler_calls=True).test_client() as connexion_client:
-        expected = _run(connexion_client)
+@pytest.mark.parametrize("authenticated", [False, True], ids=["without-authentication", "jwt"])
+def test_the_service_answers_every_request_as_connexion_itself_would(settings: Settings, authenticated: bool) -> None:
+    if authenticated:
+        settings = replace(settings, tokens=TokenSettings(secret=SECRET))
+    with create_app(settings, connexion_reference=True).test_client() as connexion_client:
+        expected = _run(connexion_client, authenticated)
     with create_app(settings).test_client() as service_client:
-        answered = _run(service_client)
+        answered = _run(service_client, authenticated)
 
     assert [answer[:3] for answer in answered] == [answer[:3] for answer in expected]
     for mine, reference in zip(answered, expected, strict=True):
         assert mine == reference
     statuses = {answer[2] for answer in answered}
     assert {200, 201, 204, 304, 400, 404, 405, 412, 413, 415, 422} <= statuses
+    assert ({401, 403} <= statuses) is authenticated

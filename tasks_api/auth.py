@@ -48,9 +48,10 @@ class BearerTokens(BearerSecurityHandler):
     ``x-bearerInfoFunc`` as directly as its contract allows.
 
     Connexion's own wraps that function in a generic check that inspects its signature twice on every request
-    (which keywords does it take?) and reads the header through a new Starlette ``Headers``. The answers are
-    the same (``tests/tasks_api/test_operations_differential.py`` runs its corpus with a token against both);
-    what it saves is in the README's benchmarks.
+    (which keywords does it take?) and reads the header through a new Starlette ``Headers``. Measured in
+    process, a get-one with a (cached) token cost 208 us of server CPU with Connexion's handler and 174 us with
+    this one, against 155 us without authentication. The answers are the same:
+    ``tests/tasks_api/test_operations_differential.py`` runs its corpus with tokens against both.
     """
 
     def _get_verify_func(self, token_info_func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

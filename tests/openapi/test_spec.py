@@ -86,3 +86,35 @@ def test_parameters_are_declared_on_operations_not_paths() -> None:
     # Connexion 3.3 appends path-level parameters to the operation's list in place each time it reads
     # the spec, so a path-level declaration makes every request validate its ids several times over.
     assert all("parameters" not in item for item in SPEC["paths"].values())
+
+
+def _responses() -> list[tuple[str, dict[str, Any]]]:
+    named = [(f"components/responses/{name}", response) for name, response in SPEC["components"]["responses"].items()]
+    inline = [
+        (f"{method.upper()} {path} {status}", response)
+        for path, method, operation in (param.values for param in OPERATIONS)
+        for status, response in operation["responses"].items()
+        if "$ref" not in response
+    ]
+    return named + inline
+
+
+@pytest.mark.parametrize(("where", "response"), _responses(), ids=[where for where, _ in _responses()])
+def test_every_response_declares_the_request_id_header(where: str, response: dict[str, Any]) -> None:
+    assert response["headers"]["X-Request-ID"] == {"$ref": "#/components/headers/XRequestID"}
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_every_operation_takes_a_request_id(path: str, method: str, operation: dict[str, Any]) -> None:
+    assert {"$ref": "#/components/parameters/XRequestID"} in operation["parameters"]
+
+
+def test_headers_the_service_always_sends_are_required() -> None:
+    created = SPEC["paths"]["/{user_id}/tasks"]["post"]["responses"]["201"]["headers"]
+    assert created["Location"]["required"] is True
+    assert SPEC["components"]["headers"]["ETag"]["required"] is True
+
+
+def test_the_sort_is_a_named_enum_with_member_names() -> None:
+    sort = SPEC["components"]["schemas"]["TaskSort"]
+    assert len(sort["x-enum-varnames"]) == len(sort["enum"]) == len(set(sort["x-enum-varnames"]))

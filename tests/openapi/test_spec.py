@@ -92,7 +92,9 @@ def _responses() -> list[tuple[str, dict[str, Any]]]:
     named = [(f"components/responses/{name}", response) for name, response in SPEC["components"]["responses"].items()]
     inline = [
         (f"{method.upper()} {path} {status}", response)
-        for path, method, operation in (param.values for param in OPERATIONS)
+        for path, item in SPEC["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
         for status, response in operation["responses"].items()
         if "$ref" not in response
     ]

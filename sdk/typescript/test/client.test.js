@@ -1,0 +1,165 @@
+// The client against a live tasks-api: `npm test` with TASKS_API_URL (a running service), TASKS_API_USERS (JSON:
+// two or more {id, token} whose tokens the service accepts) and TASKS_API_STOPPED_URL (where nothing listens).
+// tests/sdk/test_typescript.py starts the service on SQLite and on PostgreSQL and runs this.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import { describe, test } from "node:test";
+
+import { createTasksClient, TasksClientError } from "../dist/index.js";
+
+const baseUrl = process.env.TASKS_API_URL;
+const users = JSON.parse(process.env.TASKS_API_USERS ?? "[]");
+const stoppedUrl = process.env.TASKS_API_STOPPED_URL;
+if (!baseUrl || users.length < 2 || !stoppedUrl) {
+  throw new Error("set TASKS_API_URL, TASKS_API_USERS and TASKS_API_STOPPED_URL (see tests/sdk/test_typescript.py)");
+}
+const [alice, bob] = users;
+const clientFor = (user) => createTasksClient({ baseUrl, getToken: () => user.token });
+const aliceClient = clientFor(alice);
+
+async function created(client, user, title = "a task") {
+  const answer = await client.createTask(user.id, { title });
+  assert.equal(answer.success, true, JSON.stringify(answer));
+  return answer;
+}
+
+describe("creation", () => {
+  test("a missing baseUrl throws at once with a clear message", () => {
+    assert.throws(() => createTasksClient({ baseUrl: undefined }), /baseUrl is required/);
+  });
+});
+
+describe("every operation", () => {
+  test("create, get, replace, toggle, list and delete", async () => {
+    const made = await created(aliceClient, alice, "Buy milk");
+    const task = made.data;
+    assert.equal(task.title, "Buy milk");
+    assert.equal(task.user_id, alice.id);
+    assert.match(made.etag, /^"\d+"$/);
+
+    const got = await aliceClient.getTask(alice.id, task.id);
+    assert.deepEqual(got.data, task);
+
+    const replaced = await aliceClient.replaceTask(alice.id, task.id, { title: "Buy oat milk", is_completed: false });
+    assert.equal(replaced.data.title, "Buy oat milk");
+    assert.equal(replaced.data.description, null);
+
+    const toggled = await aliceClient.toggleTask(alice.id, task.id);
+    assert.equal(toggled.data.is_completed, true);
+
+    const listed = await aliceClient.listTasks(alice.id, { q: "oat milk" });
+    assert.deepEqual(listed.data.items.map((item) => item.id), [task.id]);
+    assert.equal(listed.data.count, 1);
+
+    const deleted = await aliceClient.deleteTask(alice.id, task.id);
+    assert.deepEqual(deleted, { success: true, data: null });
+    assert.equal((await aliceClient.getTask(alice.id, task.id)).error.code, "NOT_FOUND");
+  });
+
+  test("listAllTasks walks every page in order", async () => {
+    const user = { id: alice.id, token: alice.token };
+    const marker = `walk ${randomUUID()}`;
+    const titles = [];
+    for (let n = 0; n < 5; n += 1) {
+      titles.push((await created(aliceClient, user, `${marker} ${n}`)).data.title);
+    }
+    const seen = [];
+    for await (const task of aliceClient.listAllTasks(alice.id, { q: marker, sort: "title", limit: 2 })) {
+      seen.push(task.title);
+    }
+    assert.deepEqual(seen, titles);
+  });
+
+  test("listAllTasks throws the error a page answered", async () => {
+    const walk = aliceClient.listAllTasks(bob.id);
+    await assert.rejects(walk.next(), (error) => error instanceof TasksClientError && error.error.code === "ACCESS_DENIED");
+  });
+});
+
+describe("conditional requests", () => {
+  test("a stale If-Match is PRECONDITION_FAILED and changes nothing", async () => {
+    const { data: task, etag } = await created(aliceClient, alice);
+    const toggled = await aliceClient.toggleTask(alice.id, task.id, { ifMatch: etag });
+    assert.equal(toggled.success, true);
+    assert.notEqual(toggled.etag, etag);
+
+    for (const stale of [
+      aliceClient.replaceTask(alice.id, task.id, { title: "lost", is_completed: false }, { ifMatch: etag }),
+      aliceClient.toggleTask(alice.id, task.id, { ifMatch: etag }),
+      aliceClient.deleteTask(alice.id, task.id, { ifMatch: etag }),
+    ]) {
+      const answer = await stale;
+      assert.equal(answer.success, false);
+      assert.equal(answer.error.code, "PRECONDITION_FAILED");
+      assert.equal(answer.error.status, 412);
+    }
+    assert.deepEqual((await aliceClient.getTask(alice.id, task.id)).data, toggled.data);
+  });
+
+  test("If-None-Match with the current ETag is NotModified", async () => {
+    const { data: task, etag } = await created(aliceClient, alice);
+    assert.deepEqual(await aliceClient.getTask(alice.id, task.id, { ifNoneMatch: etag }), {
+      success: true,
+      notModified: true,
+      etag,
+    });
+    await aliceClient.toggleTask(alice.id, task.id);
+    const changed = await aliceClient.getTask(alice.id, task.id, { ifNoneMatch: etag });
+    assert.equal(changed.data.is_completed, true);
+  });
+});
+
+describe("error codes", () => {
+  test("no token or a bad one: AUTH_FAILED", async () => {
+    for (const getToken of [() => undefined, () => "not-a-token"]) {
+      const answer = await createTasksClient({ baseUrl, getToken }).listTasks(alice.id);
+      assert.equal(answer.error.code, "AUTH_FAILED");
+      assert.equal(answer.error.status, 401);
+      assert.equal(answer.error.message, "Your session has expired. Please sign in again.");
+      assert.match(answer.error.requestId, /\S/);
+    }
+  });
+
+  test("another user's tasks: ACCESS_DENIED", async () => {
+    const answer = await aliceClient.listTasks(bob.id);
+    assert.equal(answer.error.code, "ACCESS_DENIED");
+    assert.equal(answer.error.status, 403);
+  });
+
+  test("a missing task: NOT_FOUND", async () => {
+    assert.equal((await aliceClient.toggleTask(alice.id, randomUUID())).error.code, "NOT_FOUND");
+  });
+
+  test("a bad id or body: VALIDATION_ERROR, with the fields", async () => {
+    const badId = await aliceClient.getTask(alice.id, "42");
+    assert.equal(badId.error.code, "VALIDATION_ERROR");
+    assert.equal(badId.error.status, 400);
+
+    const blank = await aliceClient.createTask(alice.id, { title: "   " });
+    assert.equal(blank.error.code, "VALIDATION_ERROR");
+    assert.equal(blank.error.status, 422);
+    assert.deepEqual(blank.error.fieldErrors.map((error) => error.field), ["title"]);
+  });
+
+  test("a stopped server: BACKEND_UNAVAILABLE", async () => {
+    const answer = await createTasksClient({ baseUrl: stoppedUrl, getToken: () => alice.token }).listTasks(alice.id);
+    assert.deepEqual(answer, {
+      success: false,
+      error: { code: "BACKEND_UNAVAILABLE", message: "The service is unavailable right now. Please try again shortly." },
+    });
+  });
+
+  test("a server that does not answer in time: BACKEND_UNAVAILABLE", async () => {
+    const silent = createServer(() => {}); // accepts, never answers
+    await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${silent.address().port}`;
+      const answer = await createTasksClient({ baseUrl: url, timeoutMs: 200 }).listTasks(alice.id);
+      assert.equal(answer.error.code, "BACKEND_UNAVAILABLE");
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+});

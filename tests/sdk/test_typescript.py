@@ -1,0 +1,49 @@
+"""The TypeScript client (sdk/typescript) against a live ``tasks-api serve``, with authentication on, on SQLite
+and on PostgreSQL: its own ``npm test`` (node:test, and the type tests), run with the server's address."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import closed_port, new_user, serving
+from tests.tokens import SECRET, hs256
+
+PACKAGE = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
+
+
+def _require_node_modules() -> None:
+    if (PACKAGE / "node_modules").is_dir() and shutil.which("npm"):
+        return
+    message = f"run `npm ci` in {PACKAGE} first"
+    if os.environ.get("TASKS_API_REQUIRE_SDK") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def test_the_typescript_client_against_the_service(database_url: str) -> None:
+    _require_node_modules()
+    users = [{"id": user, "token": hs256(user, ttl=3600)} for user in (new_user(), new_user())]
+    with serving(database_url, "--no-migrate", TASKS_API_AUTH_JWT_SECRET=SECRET.decode()) as server:
+        completed = subprocess.run(
+            ["npm", "test", "--silent"],
+            cwd=PACKAGE,
+            env={
+                **os.environ,
+                "TASKS_API_URL": server.base_url,
+                "TASKS_API_USERS": json.dumps(users),
+                "TASKS_API_STOPPED_URL": f"http://127.0.0.1:{closed_port()}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "# fail 0" in completed.stdout
+    assert "# pass 12" in completed.stdout, completed.stdout  # every test ran

@@ -1,0 +1,13 @@
+from enum import StrEnum
+
+
+class TaskSort(StrEnum):
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    TITLE = "title"
+    TITLE_DESC = "-title"
+    UPDATED_AT = "updated_at"
+    UPDATED_AT_DESC = "-updated_at"
+
+    def __str__(self) -> str:
+        return str(self.value)

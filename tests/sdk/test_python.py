@@ -1,0 +1,130 @@
+"""The Python client (sdk/python, ``tasks_api_client``) against a live server with authentication on, on SQLite
+and on PostgreSQL: the scenarios the TypeScript client's tests run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from http import HTTPStatus
+
+import httpx
+import pytest
+from tasks_api_client import AuthenticatedClient
+from tasks_api_client.api.health import ready
+from tasks_api_client.api.tasks import create_task, delete_task, get_task, list_tasks, toggle_task, update_task
+from tasks_api_client.models import Problem, ProblemErrorCode, Task, TaskCreate, TaskList, TaskSort, TaskUpdate
+from tasks_api_client.types import UNSET, Unset
+
+from tasks_api.app import create_app
+from tasks_api.settings import Settings
+from tasks_api.tokens import TokenSettings
+from tests.support import closed_port, running_server
+from tests.tokens import SECRET, hs256
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
+    with running_server(create_app(replace(settings, tokens=TokenSettings(secret=SECRET)))) as url:
+        yield f"{url}/api"
+
+
+def client_for(base_url: str, user: uuid.UUID, token: str | None = None) -> AuthenticatedClient:
+    return AuthenticatedClient(base_url=base_url, token=token if token is not None else hs256(str(user)))
+
+
+def created(client: AuthenticatedClient, user: uuid.UUID, title: str = "a task") -> tuple[Task, str]:
+    response = create_task.sync_detailed(user, client=client, body=TaskCreate(title=title))
+    assert response.status_code == HTTPStatus.CREATED
+    assert isinstance(response.parsed, Task)
+    return response.parsed, response.headers["ETag"]
+
+
+def problem(response: object, status: HTTPStatus, code: ProblemErrorCode) -> Problem:
+    assert getattr(response, "status_code", None) == status
+    parsed = getattr(response, "parsed", None)
+    assert isinstance(parsed, Problem)
+    assert parsed.error_code == code
+    return parsed
+
+
+def test_every_operation(base_url: str) -> None:
+    user = uuid.uuid4()
+    client = client_for(base_url, user)
+    task, etag = created(client, user, "Buy milk")
+    assert (task.title, task.user_id, task.description) == ("Buy milk", user, None)
+    assert etag.startswith('"')
+
+    assert get_task.sync(user, task.id, client=client) == task
+    replaced = update_task.sync(user, task.id, client=client, body=TaskUpdate(title="Buy oat milk", is_completed=False))
+    assert isinstance(replaced, Task) and replaced.title == "Buy oat milk"
+    toggled = toggle_task.sync(user, task.id, client=client)
+    assert isinstance(toggled, Task) and toggled.is_completed
+    listed = list_tasks.sync(user, client=client, q="oat")
+    assert isinstance(listed, TaskList)
+    assert [item.id for item in listed.items] == [task.id]
+    assert delete_task.sync_detailed(user, task.id, client=client).status_code == HTTPStatus.NO_CONTENT
+    problem(get_task.sync_detailed(user, task.id, client=client), HTTPStatus.NOT_FOUND, ProblemErrorCode.NOT_FOUND)
+    assert ready.sync(client=client) is not None
+
+
+def test_a_pagination_walk_follows_next_cursor(base_url: str) -> None:
+    user = uuid.uuid4()
+    client = client_for(base_url, user)
+    titles = [created(client, user, f"walk {n}")[0].title for n in range(5)]
+
+    seen: list[str] = []
+    cursor: str | Unset = UNSET
+    pages = 0
+    while True:
+        page = list_tasks.sync(user, client=client, sort=TaskSort.TITLE, limit=2, cursor=cursor)
+        assert isinstance(page, TaskList)
+        seen += [task.title for task in page.items]
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert seen == titles
+    assert pages == 3
+
+
+def test_a_stale_etag_is_412_and_a_current_one_304(base_url: str) -> None:
+    user = uuid.uuid4()
+    client = client_for(base_url, user)
+    task, etag = created(client, user)
+
+    not_modified = get_task.sync_detailed(user, task.id, client=client, if_none_match=etag)
+    toggle_task.sync(user, task.id, client=client, if_match=etag)
+    stale = update_task.sync_detailed(
+        user, task.id, client=client, body=TaskUpdate(title="lost", is_completed=False), if_match=etag
+    )
+
+    assert not_modified.status_code == HTTPStatus.NOT_MODIFIED
+    assert not_modified.headers["ETag"] == etag
+    problem(stale, HTTPStatus.PRECONDITION_FAILED, ProblemErrorCode.PRECONDITION_FAILED)
+
+
+def test_each_error_code(base_url: str) -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    client = client_for(base_url, alice)
+
+    problem(list_tasks.sync_detailed(alice, client=client_for(base_url, alice, "bad")), HTTPStatus.UNAUTHORIZED,
+            ProblemErrorCode.AUTH_FAILED)  # fmt: skip
+    problem(list_tasks.sync_detailed(bob, client=client), HTTPStatus.FORBIDDEN, ProblemErrorCode.ACCESS_DENIED)
+    problem(toggle_task.sync_detailed(alice, uuid.uuid4(), client=client), HTTPStatus.NOT_FOUND,
+            ProblemErrorCode.NOT_FOUND)  # fmt: skip
+    blank = problem(
+        create_task.sync_detailed(alice, client=client, body=TaskCreate(title="   ")),
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        ProblemErrorCode.VALIDATION_ERROR,
+    )
+    assert [error.field for error in blank.field_errors or []] == ["title"]
+
+
+def test_a_stopped_server_is_a_connection_error() -> None:
+    user = uuid.uuid4()
+    client = client_for(f"http://127.0.0.1:{closed_port()}/api", user)
+
+    with pytest.raises(httpx.ConnectError):
+        list_tasks.sync_detailed(user, client=client)

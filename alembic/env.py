@@ -48,8 +48,9 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
-            # Instances starting together queue here; the later ones then find the schema at head.
-            # The lock is released when the migration transaction ends.
+            # Instances starting together queue here; the later ones then find the schema at head. The lock is
+            # transaction-scoped, released when the migration transaction ends: a session lock would not hold
+            # through a transaction-mode pooler, which may hand the session's next transaction another server.
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
@@ -61,7 +62,11 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(_database_url(), poolclass=pool.NullPool)
+    url = _database_url()
+    # Through a transaction-mode pooler a prepared statement may land on another server connection; a migration
+    # gains nothing from preparing one anyway.
+    options = {"prepare_threshold": None} if url.startswith("postgresql") else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=options)
     if engine.dialect.name == "sqlite":
         _serialise_sqlite(engine)
     try:

@@ -23,6 +23,8 @@ class PoolOptions:
     statement_timeout_ms: int = 5000
     # Seconds after which a pooled connection is replaced, before proxies and Neon drop it idle.
     recycle: int = 1800
+    # A transaction-mode pooler (PgBouncer, Neon's pooled endpoint) sits between the service and PostgreSQL.
+    transaction_pooler: bool = False
 
 
 class UnitOfWork(ABC):

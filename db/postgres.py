@@ -108,15 +108,66 @@ class _PostgresUnitOfWork(UnitOfWork):
         return cursor.rowcount
 
 
+class _PooledUnitOfWork(_PostgresUnitOfWork):
+    """The unit of work through a transaction-mode pooler, which hands each transaction whichever server
+    connection is free: nothing may rely on the session. Every statement runs in a transaction that sets its own
+    ``statement_timeout`` (``SET LOCAL``, gone with the transaction), and psycopg prepares nothing server-side
+    (see ``PostgresDatabase``). A statement ``alone`` is sent in one pipeline with its BEGIN, SET LOCAL and COMMIT:
+    one round trip, as in autocommit."""
+
+    __slots__ = ("_set_timeout",)
+
+    def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]], statement_timeout_ms: int) -> None:
+        super().__init__(pool)
+        self._set_timeout = f"SET LOCAL statement_timeout = {statement_timeout_ms}" if statement_timeout_ms else None
+
+    async def _run(self, statement: Executable, params: dict[str, Any], alone: bool) -> Any:
+        connection = self._connection
+        if self._transaction_open:
+            return await connection.execute(*_compiled(statement, params))
+        committed_with_it = alone and self._transaction_open is None
+        # Open until the pipeline has gone through, so that a failure in it is rolled back on exit.
+        self._transaction_open = True
+        async with connection.pipeline():
+            await connection.execute("BEGIN")
+            if self._set_timeout:
+                await connection.execute(self._set_timeout)
+            cursor = await connection.execute(*_compiled(statement, params))
+            if committed_with_it:
+                await connection.execute("COMMIT")
+        self._transaction_open = not committed_with_it
+        return cursor
+
+    async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:
+        return await (await self._run(statement, params, alone)).fetchone()
+
+    async def fetch_all(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Sequence[Any]:
+        rows: Sequence[Any] = await (await self._run(statement, params, alone)).fetchall()
+        return rows
+
+    async def execute(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> int:
+        cursor = await self._run(statement, params, alone)
+        rowcount: int = cursor.rowcount
+        return rowcount
+
+
 class PostgresDatabase:
     def __init__(self, url: str, pool: PoolOptions) -> None:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         statement_timeout = int(pool.statement_timeout_ms)
+        self._transaction_pooler = pool.transaction_pooler
+        self._statement_timeout = statement_timeout
 
         async def configure(connection: PsycopgConnection[Any]) -> None:
-            # A session setting rather than a startup option, which poolers such as PgBouncer refuse.
-            if statement_timeout:
+            # A session setting rather than a startup option, which poolers such as PgBouncer refuse; through a
+            # transaction-mode pooler not even that holds, and each transaction sets its own (_PooledUnitOfWork).
+            if statement_timeout and not pool.transaction_pooler:
                 await connection.execute(f"SET statement_timeout = {statement_timeout}")
+
+        connection_options: dict[str, Any] = {"autocommit": True, "connect_timeout": max(2, pool.connect_timeout)}
+        if pool.transaction_pooler:
+            # A statement prepared on one server connection is unknown on the next one the pooler hands out.
+            connection_options["prepare_threshold"] = None
 
         self.pool: AsyncConnectionPool[PsycopgConnection[Any]] = AsyncConnectionPool(
             conninfo,
@@ -125,7 +176,7 @@ class PostgresDatabase:
             timeout=pool.checkout_timeout,
             max_lifetime=pool.recycle,
             # A unit of work begins a transaction only where it needs one (see db.database.UnitOfWork).
-            kwargs={"autocommit": True, "connect_timeout": max(2, pool.connect_timeout)},
+            kwargs=connection_options,
             configure=configure,
             # A connection that died with a database restart is noticed at checkout and replaced.
             check=_still_connected,
@@ -133,6 +184,8 @@ class PostgresDatabase:
         )
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        if self._transaction_pooler:
+            return _PooledUnitOfWork(self.pool, self._statement_timeout)
         return _PostgresUnitOfWork(self.pool)
 
     async def open(self) -> None:

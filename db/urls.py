@@ -32,3 +32,10 @@ def sync_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_neon_pooled(url: str) -> bool:
+    """Whether a URL names a Neon pooled endpoint (``ep-…-pooler.region.aws.neon.tech``): PgBouncer in transaction
+    mode in front of the database."""
+    host = make_url(url).host or ""
+    return "-pooler." in host

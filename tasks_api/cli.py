@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger.error("refusing to start: %s", error)
         raise SystemExit(2) from None
     if args.command == "migrate" or not args.no_migrate:
-        upgrade_to_head(settings.database_url)
+        upgrade_to_head(settings.migration_database_url or settings.database_url)
     if args.command == "serve":
         uvicorn.run(
             "tasks_api.app:create_app",

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from db.database import PoolOptions
-from db.urls import async_database_url
+from db.urls import async_database_url, is_neon_pooled
 from tasks_api.tokens import TokenSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
@@ -69,6 +69,14 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
     return tokens, True
 
 
+def _transaction_pooler(database_url: str) -> bool:
+    """Whether a transaction-mode pooler stands between the service and PostgreSQL: said, or a Neon pooled host."""
+    pooler = (_text("TASKS_API_DB_POOLER") or "").lower()
+    if pooler not in {"", "transaction", "none"}:
+        raise ConfigurationError(f"TASKS_API_DB_POOLER is {pooler!r}: use transaction (or none)")
+    return pooler == "transaction" or (pooler != "none" and is_neon_pooled(database_url))
+
+
 def _cors_origins() -> tuple[str, ...]:
     origins = tuple(
         origin.strip() for origin in os.environ.get("TASKS_API_CORS_ORIGINS", "").split(",") if origin.strip()
@@ -93,6 +101,8 @@ class Settings:
     auth_configured: bool = True
     # Exact origins browsers may call the API from (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
+    # Where migrations run, when not through database_url (Neon advises its direct URL for schema changes).
+    migration_database_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -103,6 +113,7 @@ class Settings:
         defaults = PoolOptions()
         tokens, auth_configured = _tokens()
         database_url = async_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        migration_url = _text("MIGRATION_DATABASE_URL")
         return cls(
             database_url=database_url,
             validate_responses=_flag("TASKS_API_VALIDATE_RESPONSES", default=False),
@@ -113,10 +124,12 @@ class Settings:
                 checkout_timeout=_number("TASKS_API_DB_POOL_TIMEOUT", defaults.checkout_timeout),
                 connect_timeout=int(_number("TASKS_API_DB_CONNECT_TIMEOUT", defaults.connect_timeout)),
                 statement_timeout_ms=int(_number("TASKS_API_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)),
+                transaction_pooler=_transaction_pooler(database_url),
             ),
             shutdown_grace=_number("TASKS_API_SHUTDOWN_GRACE", 30.0),
             access_log=_flag("TASKS_API_ACCESS_LOG", default=True),
             tokens=tokens,
             auth_configured=auth_configured,
             cors_origins=_cors_origins(),
+            migration_database_url=async_database_url(migration_url) if migration_url else None,
         )

@@ -37,6 +37,7 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.stack import scale_out
 from tests.tokens import SigningKey, claims, jwks_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +113,8 @@ class Server:
     seeded: bool = True
     # A user's bearer token, for a server that requires one.
     token_for: Callable[[str], str] | None = None
+    # deploy/ on loopback (tests/stack.py: PgBouncer, three instances, HAProxy) instead of ``command``.
+    scaled_out: bool = False
 
 
 def free_port() -> int:
@@ -274,8 +277,16 @@ def deployed(server: Server) -> Iterator[Target]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        with running(server, database_url, port) as process:
-            base_url = f"http://127.0.0.1:{port}"
+        with ExitStack() as launched:
+            if server.scaled_out:
+                deployment = launched.enter_context(scale_out(database_url))
+                process, base_url = deployment.instances[0].process, deployment.balancer.url
+            else:
+                process, base_url = (
+                    launched.enter_context(running(server, database_url, port)),
+                    f"http://127.0.0.1:{port}",
+                )
+            assert process is not None
             data = asyncio.run(seed(base_url, server.token_for)) if server.seeded else unseeded()
             yield Target(server, process, base_url, data, scripts(Path(scratch), data, server.token_for))
 
@@ -336,6 +347,10 @@ def main() -> None:
         )
         beside = Server("service, beside JWT", servers[0].command, {}, ["get one"])
         results.update(measure([beside, secured], args, binary))
+        # deploy/: three instances of one worker behind HAProxy, through PgBouncer, against one instance direct.
+        stacked = Server("3 instances behind HAProxy and PgBouncer", [], {}, ["get one"], scaled_out=True)
+        direct = Server("service, beside the stack", servers[0].command, {}, ["get one"])
+        results.update(measure([direct, stacked], args, binary))
     report(results, args)
 
 
@@ -443,6 +458,18 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f" of its own beside the service without: get one {secured['requests_per_second']:,.0f} req/s, p50 / p99"
         f" {secured['p50_ms']:.1f} / {secured['p99_ms']:.1f} ms, {secured['errors']} errors, against"
         f" {beside['requests_per_second']:,.0f} req/s: {secured_ratio:.2f}x.",
+    ]
+    stacked, direct = (
+        results["3 instances behind HAProxy and PgBouncer"]["get one"],
+        results["service, beside the stack"]["get one"],
+    )
+    lines += [
+        "",
+        f"Scaled out (deploy/: 3 instances of 1 worker behind HAProxy, through PgBouncer in transaction mode), in"
+        f" rounds of its own beside 1 instance direct: get one {stacked['requests_per_second']:,.0f} req/s, p50 / p99"
+        f" {stacked['p50_ms']:.1f} / {stacked['p99_ms']:.1f} ms, {stacked['errors']} errors, against"
+        f" {direct['requests_per_second']:,.0f} req/s (p99 {direct['p99_ms']:.1f} ms):"
+        f" {stacked['requests_per_second'] / direct['requests_per_second']:.2f}x.",
     ]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks_api.settings import Settings
+from tasks_api.settings import ConfigurationError, Settings
 
 
 def test_defaults_to_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,3 +27,45 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "postgresql+psycopg://u@db/tasks"
     assert settings.validate_responses is True
     assert settings.access_log is False
+
+
+NEON_POOLED = "postgresql://app:pw@ep-cool-1-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require"
+NEON_DIRECT = "postgresql://app:pw@ep-cool-1.eu-central-1.aws.neon.tech/neondb?sslmode=require"
+
+
+@pytest.mark.parametrize(
+    ("database_url", "pooler", "expected"),
+    [
+        (NEON_DIRECT, None, False),
+        (NEON_POOLED, None, True),
+        (NEON_POOLED, "none", False),
+        (NEON_DIRECT, "transaction", True),
+        ("postgresql://postgres@127.0.0.1:6432/tasks", "transaction", True),
+    ],
+)
+def test_a_transaction_pooler_is_said_or_recognised(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, pooler: str | None, expected: bool
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    if pooler is None:
+        monkeypatch.delenv("TASKS_API_DB_POOLER", raising=False)
+    else:
+        monkeypatch.setenv("TASKS_API_DB_POOLER", pooler)
+
+    assert Settings.from_env().pool.transaction_pooler is expected
+
+
+def test_an_unknown_pooler_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKS_API_DB_POOLER", "session")
+
+    with pytest.raises(ConfigurationError, match="TASKS_API_DB_POOLER"):
+        Settings.from_env()
+
+
+def test_the_migration_url_is_normalised_and_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", NEON_POOLED)
+    monkeypatch.delenv("MIGRATION_DATABASE_URL", raising=False)
+    assert Settings.from_env().migration_database_url is None
+
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", NEON_DIRECT)
+    assert Settings.from_env().migration_database_url == NEON_DIRECT.replace("postgresql://", "postgresql+psycopg://")

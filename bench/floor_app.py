@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from db.tasks import POSTGRESQL_STATEMENTS, list_statement
+from db.tasks import STATEMENTS, list_statement
 
 
 def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
@@ -34,8 +34,8 @@ def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
     return str(compiled), dict(compiled.params)
 
 
-GET_ONE, GET_ONE_CONSTANTS = _sql(POSTGRESQL_STATEMENTS["get"])
-LIST, LIST_CONSTANTS = _sql(list_statement("-created_at", None, False, False, True))
+GET_ONE, GET_ONE_CONSTANTS = _sql(STATEMENTS["postgresql"]["get"])
+LIST, LIST_CONSTANTS = _sql(list_statement("-created_at", None, False, False, "postgresql"))
 CREATE = """
     INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at, version)
     VALUES (%(id)s, %(owner)s, %(title)s, %(description)s, false, now(), now(), 1)

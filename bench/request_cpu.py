@@ -37,7 +37,7 @@ from compare import fresh_database
 import handlers.tasks
 from db.backends import open_database
 from db.tasks import create_task
-from db.urls import async_database_url
+from db.urls import normalised_database_url
 from tasks_api.app import create_app
 from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
@@ -48,7 +48,7 @@ App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 async def _seed(url: str) -> list[str]:
-    database = open_database(async_database_url(url))
+    database = open_database(normalised_database_url(url))
     await database.open()
     paths = []
     for _ in range(16):
@@ -133,7 +133,7 @@ def main() -> None:
     logging.config.dictConfig(logging_config())
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
     with fresh_database("cpu") as url:
-        upgrade_to_head(async_database_url(url))
+        upgrade_to_head(normalised_database_url(url))
         os.environ["DATABASE_URL"] = url
         results = uvloop.run(_measure_all(url, args.requests, args.repeat))
     print("| app | server CPU per get-one, µs |\n|---|---|")
@@ -146,7 +146,7 @@ async def _measure_all(url: str, requests: int, repeat: int) -> dict[str, float]
     from starlette.responses import Response
 
     paths = await _seed(url)
-    settings = Settings(database_url=async_database_url(url))
+    settings = Settings(database_url=normalised_database_url(url))
 
     async def constant(user_id: str, task_id: str) -> Response:
         return Response(b'{"id": "constant"}', media_type="application/json")

@@ -9,7 +9,7 @@ from db.urls import is_sqlite
 
 
 def open_database(url: str, pool: PoolOptions | None = None) -> Database:
-    """The database for a URL already normalised by ``db.urls.async_database_url``."""
+    """The database for a URL already normalised by ``db.urls.normalised_database_url``."""
     pool = pool or PoolOptions()
     if is_sqlite(url):
         return SQLiteDatabase(url, pool)

@@ -1,23 +1,38 @@
 """The JSON the service answers with: a task's document and the list envelope, each in one place.
 
-The task's fields are listed once, ``TASK_FIELDS``, and rendered two ways to the same bytes: compact JSON,
-keys in that order, RFC 3339 UTC timestamps with microseconds and a Z. PostgreSQL renders them itself (one
-value crosses the wire per page instead of a row per task, and Python never touches the fields); Python
-renders them with orjson where SQLite is behind, and for a task it has just created.
+The task's fields are listed once, ``TASK_FIELDS``, and rendered three ways to the same bytes: compact JSON,
+keys in that order, RFC 3339 UTC timestamps with microseconds and a Z. The database renders them itself,
+PostgreSQL and SQLite each with its own functions (on PostgreSQL one value crosses the wire per page instead
+of a row per task; on both, Python never touches the fields); Python renders a task it has just created with
+orjson, without reading it back.
 
-PostgreSQL's ``row_to_json`` writes compact JSON and escapes strings as orjson does (``\\"``, ``\\\\``, the
-short escapes for backspace, form feed, newline, carriage return and tab, ``\\u00xx`` in lower case for the
-other control characters, everything else as UTF-8); ``json_build_object`` and ``json_agg`` would add spaces.
+PostgreSQL's ``row_to_json`` and SQLite's ``json_object`` write compact JSON and escape strings as orjson does
+(``\\"``, ``\\\\``, the short escapes for backspace, form feed, newline, carriage return and tab, ``\\u00xx`` in
+lower case for the other control characters, everything else as UTF-8); PostgreSQL's ``json_build_object`` and
+``json_agg`` would add spaces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, literal_column, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import LateralFromClause
@@ -65,10 +80,6 @@ def task_json(task: Mapping[str, Any]) -> bytes:
     return _json(_task(task))
 
 
-def task_list_json(tasks: Iterable[Mapping[str, Any]]) -> bytes:
-    return _json([_task(task) for task in tasks])
-
-
 def list_json(items_json: bytes, count: int, next_cursor: str | None) -> bytes:
     """The list envelope around a JSON array of tasks."""
     return b'{"items":%b,"count":%d,"next_cursor":%b}' % (items_json, count, orjson.dumps(next_cursor))
@@ -83,13 +94,13 @@ def _document_row() -> LateralFromClause:
     return select(*(value.label(key) for value, key in zip(values, _KEYS, strict=True))).correlate(Task).lateral("task")
 
 
-def task_document() -> ColumnElement[str]:
+def postgresql_task_document() -> ColumnElement[str]:
     """One task's document as text, for a statement that selects or returns a task (not an INSERT's RETURNING:
     SQLAlchemy does not correlate to the inserted table)."""
     return cast(select(func.row_to_json(_document_row().table_valued())).scalar_subquery(), Text)
 
 
-def list_page_document(
+def postgresql_list_page(
     conditions: Sequence[ColumnElement[bool]],
     order: Sequence[ColumnElement[Any]],
     key: InstrumentedAttribute[Any],
@@ -123,4 +134,67 @@ def list_page_document(
         func.max(page.c.key).filter(is_last).label("last_key"),
         func.max(cast(page.c.id, Text)).filter(is_last).label("last_id"),
         total.label("matching"),
+    )
+
+
+# ---- SQLite ----------------------------------------------------------------------------------------------
+# Values are stored as SQLAlchemy stores them on SQLite (and db.sqlite binds them): a UUID as 32 lower-case hex
+# digits, a timestamp as UTC text "YYYY-MM-DD HH:MM:SS.ffffff", a boolean as 0 or 1.
+
+
+def _joined(*parts: ColumnElement[Any]) -> ColumnElement[str]:
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.op("||")(part)
+    return joined
+
+
+def _sqlite_text(field: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """A stored value as the document writes it."""
+    if isinstance(field.type, Uuid):
+        groups = [func.substr(field, start, length) for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+        dashed = [groups[0]]
+        for group in groups[1:]:
+            dashed += [literal_column("'-'"), group]
+        return _joined(*dashed)
+    if isinstance(field.type, UTCDateTime):
+        return _joined(func.replace(field, literal_column("' '"), literal_column("'T'")), literal_column("'Z'"))
+    if isinstance(field.type, Boolean):
+        # json() marks the text as JSON, so json_object embeds true or false rather than a string.
+        return func.json(case((field, literal_column("'true'")), else_=literal_column("'false'")))
+    return field
+
+
+def sqlite_task_document() -> ColumnElement[str]:
+    """One task's document as text, in a statement that selects or returns a task."""
+    pairs = ((literal_column(f"'{key}'"), _sqlite_text(field)) for field, key in zip(TASK_FIELDS, _KEYS, strict=True))
+    return func.json_object(*(part for pair in pairs for part in pair))
+
+
+def sqlite_list_page(
+    conditions: Sequence[ColumnElement[bool]],
+    order: Sequence[ColumnElement[Any]],
+    key: InstrumentedAttribute[Any],
+    total: ColumnElement[int],
+) -> Select[Any]:
+    """A page as rows in order, one per task read (``:limit`` + 1 means another page follows): the filter's
+    total, the task's document, its sort key and its id as text. A page with no task is one row of the total
+    and NULLs, so that it too is one statement."""
+    page = (
+        select(
+            sqlite_task_document().label("document"),
+            _sqlite_text(key).label("key"),
+            _sqlite_text(Task.id).label("id"),
+            func.row_number().over(order_by=order).label("position"),
+        )
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("fetch"))
+        .subquery("page")
+    )
+    counted = select(total.label("matching")).subquery("counted")
+    return (
+        select(counted.c.matching, page.c.document, page.c.key, page.c.id)
+        .select_from(counted.outerjoin(page, true()))
+        .order_by(page.c.position)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 import psycopg
-from sqlalchemy import exc
 
 # SQLite reports both "cannot open the file" and "no such table" as OperationalError; its result
 # codes tell them apart. These are the ones a retry can cure.
@@ -19,24 +18,19 @@ _SQLITE_TRANSIENT = {
 }
 
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    # Sorted by result code (is_unavailable).
+    sqlite3.Error,
     # psycopg's OperationalError covers refused connections, broken ones, statement timeouts and the pool's
     # checkout timeout; its other errors (a missing table, say) are bugs.
     psycopg.OperationalError,
     psycopg.InterfaceError,
-    exc.DBAPIError,
-    exc.TimeoutError,
-    exc.DisconnectionError,
     ConnectionError,
     TimeoutError,
 )
 
 
 def is_unavailable(error: BaseException) -> bool:
-    if not isinstance(error, exc.DBAPIError):
-        return isinstance(error, UNAVAILABLE_ERRORS)
-    if error.connection_invalidated:
-        return True
-    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
-    if sqlite_code is not None:
-        return sqlite_code & 0xFF in _SQLITE_TRANSIENT
-    return isinstance(error, exc.OperationalError | exc.InterfaceError)
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_TRANSIENT
+    return isinstance(error, UNAVAILABLE_ERRORS)

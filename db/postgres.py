@@ -9,36 +9,24 @@ from __future__ import annotations
 import select
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, suppress
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql import Executable
 
+from db.compiled import CompiledStatements
 from db.database import PoolOptions, UnitOfWork
 
-
-class _CompiledStatements:
-    """SQL text and constant parameters of each statement, compiled on first use for PostgreSQL."""
-
-    def __init__(self) -> None:
-        self._dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-        self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
-
-    def __call__(self, statement: Executable, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        cached = self._compiled.get(id(statement))
-        if cached is None or cached[0] is not statement:
-            compiled = cast(ClauseElement, statement).compile(dialect=self._dialect)
-            cached = (statement, str(compiled), dict(compiled.params))
-            self._compiled[id(statement)] = cached
-        _, sql, constants = cached
-        return sql, {**constants, **params}
+_compile = CompiledStatements(postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
 
 
-_compiled = _CompiledStatements()
+def _compiled(statement: Executable, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    sql, constants, _ = _compile(statement)
+    return sql, {**constants, **params}
 
 
 async def _still_connected(connection: PsycopgConnection[Any]) -> None:

@@ -1,11 +1,11 @@
 """All task queries. Every statement is scoped to one user: another user's task does not exist.
 
-Statements are built once with bind parameters, so a request only supplies values and SQLAlchemy's compiled
-cache always hits. Each operation is a single statement, atomic on its own, so it runs ``alone`` (in
-autocommit, see ``db.database.UnitOfWork``); only the error and empty paths read a second time (why a
-conditional write matched nothing, SQLite's count for an empty page), and that read runs in a transaction.
-Results leave this module as JSON bytes; on PostgreSQL the database renders them (``db.documents``),
-elsewhere Python does.
+Statements are built once with bind parameters, for each dialect, and compiled once by the backends
+(``db.compiled``), so a request only supplies values. Each operation is a single statement, atomic on its own,
+so it runs ``alone`` (in autocommit, see ``db.database.UnitOfWork``); only the error path reads a second time
+(why a conditional write matched nothing), and that read runs in a transaction. Results leave this module as
+JSON bytes, rendered by the database (``db.documents``), except a created task's, which Python renders from
+the values it inserted.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal_column,
     not_,
     or_,
     select,
@@ -39,7 +40,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db.database import UnitOfWork
-from db.documents import TASK_FIELDS, list_json, list_page_document, task_document, task_json, task_list_json, timestamp
+from db.documents import (
+    list_json,
+    postgresql_list_page,
+    postgresql_task_document,
+    sqlite_list_page,
+    sqlite_task_document,
+    task_json,
+)
 from db.models import Task, TaskCount
 
 
@@ -77,7 +85,6 @@ class Page(NamedTuple):
         return list_json(self.items_json, self.total, next_cursor)
 
 
-_COLUMNS = (*TASK_FIELDS, Task.version)
 _SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
     "created_at": Task.created_at,
     "updated_at": Task.updated_at,
@@ -86,10 +93,11 @@ _SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
 _LIKE_ESCAPE = "/"
 
 _OWNED = (Task.id == bindparam("task"), Task.user_id == bindparam("owner"))
-# PostgreSQL statements are compiled once to fixed SQL, so there the version list is one array parameter.
+# Statements are compiled once to fixed SQL, so the version list is one parameter: an array on PostgreSQL, a
+# JSON array on SQLite.
 _AT_VERSION = {
-    "portable": Task.version.in_(bindparam("versions", expanding=True)),
     "postgresql": Task.version == any_(bindparam("versions", type_=ARRAY(Integer))),
+    "sqlite": Task.version.in_(select(literal_column("value")).select_from(func.json_each(bindparam("versions")))),
 }
 _BUMP = {"updated_at": bindparam("now"), "version": Task.version + 1}
 _EXISTS = select(Task.id).where(*_OWNED)
@@ -105,8 +113,9 @@ _INSERT = insert(Task).values(
 )
 
 
-def _statements(returning: tuple[Any, ...], at_version: ColumnElement[bool]) -> dict[str, Any]:
-    """Every single-task statement, returning either columns (rendered in Python) or a document."""
+def _statements(document: ColumnElement[str], at_version: ColumnElement[bool]) -> dict[str, Any]:
+    """Every single-task statement of one dialect; those that read a task answer its document and version."""
+    returning = (document.label("document"), Task.version)
     replace = (
         update(Task)
         .where(*_OWNED)
@@ -129,25 +138,16 @@ def _statements(returning: tuple[Any, ...], at_version: ColumnElement[bool]) -> 
     }
 
 
-PORTABLE_STATEMENTS = _statements(_COLUMNS, _AT_VERSION["portable"])
-POSTGRESQL_STATEMENTS = _statements((task_document().label("document"), Task.version), _AT_VERSION["postgresql"])
-
-
-def _renders_json(work: UnitOfWork) -> bool:
-    return work.dialect == "postgresql"
-
-
-def _versioned(work: UnitOfWork, row: Any) -> VersionedTask:
-    if _renders_json(work):
-        document, version = row
-        return VersionedTask(document.encode(), version)
-    return VersionedTask(task_json(row._mapping), row.version)
+STATEMENTS = {
+    "postgresql": _statements(postgresql_task_document(), _AT_VERSION["postgresql"]),
+    "sqlite": _statements(sqlite_task_document(), _AT_VERSION["sqlite"]),
+}
 
 
 def _statement(
     work: UnitOfWork, name: str, versions: Collection[int] | None, params: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
-    statements = POSTGRESQL_STATEMENTS if _renders_json(work) else PORTABLE_STATEMENTS
+    statements = STATEMENTS[work.dialect]
     if versions is None:
         return statements[name], params
     return statements[f"{name} if"], {**params, "versions": list(versions)}
@@ -160,7 +160,8 @@ async def _single(
     row = await work.fetch_one(statement, params, alone=True)
     if row is None:
         await _explain_missing_row(work, params)
-    return _versioned(work, row)
+    document, version = row
+    return VersionedTask(document.encode(), version)
 
 
 async def _explain_missing_row(work: UnitOfWork, params: dict[str, Any]) -> NoReturn:
@@ -198,8 +199,8 @@ def _total(completed: bool | None, search: bool) -> ColumnElement[int]:
 
 
 @lru_cache(maxsize=256)
-def list_statement(sort: str, completed: bool | None, search: bool, after: bool, render_json: bool) -> Select[Any]:
-    """The list for one shape of query (filters, sort, first page or not), built once per shape.
+def list_statement(sort: str, completed: bool | None, search: bool, after: bool, dialect: str) -> Select[Any]:
+    """The list for one shape of query (filters, sort, first page or not), built once per shape and dialect.
 
     It reads one row beyond ``:limit`` to tell whether another page follows, and counts the matching tasks in
     the same statement, so a page and its ``count`` come from one snapshot.
@@ -210,22 +211,12 @@ def list_statement(sort: str, completed: bool | None, search: bool, after: bool,
         position = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id", type_=Task.id.type))
         conditions.append(tuple_(key, Task.id) < position if descending else tuple_(key, Task.id) > position)
     order = (key.desc(), Task.id.desc()) if descending else (key.asc(), Task.id.asc())
-    if render_json:
-        return list_page_document(conditions, order, key, _total(completed, search))
-    return (
-        select(*_COLUMNS, _total(completed, search).label("matching"))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(bindparam("fetch"))
-    )
+    page = postgresql_list_page if dialect == "postgresql" else sqlite_list_page
+    return page(conditions, order, key, _total(completed, search))
 
 
 def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
     return datetime.fromisoformat(text) if key is not Task.title else text
-
-
-def _key_to_text(value: Any) -> str:
-    return timestamp(value) if isinstance(value, datetime) else str(value)
 
 
 def _search_pattern(search: str) -> str:
@@ -246,24 +237,20 @@ def list_params(user_id: uuid.UUID, query: ListQuery) -> dict[str, Any]:
 
 
 async def list_tasks(work: UnitOfWork, user_id: uuid.UUID, query: ListQuery) -> Page:
-    render_json, searching = _renders_json(work), query.search is not None
-    statement = list_statement(query.sort, query.completed, searching, query.after is not None, render_json)
+    searching, after = query.search is not None, query.after is not None
+    statement = list_statement(query.sort, query.completed, searching, after, work.dialect)
     params = list_params(user_id, query)
-    if render_json:
+    if work.dialect == "postgresql":
         page = await work.fetch_one(statement, params, alone=True)
         assert page is not None  # an aggregate always answers one row
         items, fetched, last_key, last_id, matching = page
         return Page(items.encode(), matching, (last_key, last_id) if fetched > query.limit else None)
+    # SQLite answers the page's rows in order, or one row of NULLs around the total (db.documents).
     rows = await work.fetch_all(statement, params, alone=True)
-    if not rows:
-        counted = await work.fetch_one(select(_total(query.completed, searching).label("matching")), params)
-        return Page(b"[]", counted.matching if counted is not None else 0, None)
-    page_rows = rows[: query.limit]
-    last = None
-    if len(rows) > query.limit:
-        key, _ = _sort_key(query.sort)
-        last = (_key_to_text(page_rows[-1]._mapping[key.key]), str(page_rows[-1].id))
-    return Page(task_list_json(row._mapping for row in page_rows), rows[0].matching, last)
+    matching, first_document = rows[0][0], rows[0][1]
+    documents = [row[1] for row in rows[: query.limit]] if first_document is not None else []
+    last = (rows[query.limit - 1][2], rows[query.limit - 1][3]) if len(rows) > query.limit else None
+    return Page(("[" + ",".join(documents) + "]").encode(), matching, last)
 
 
 async def create_task(

@@ -1,5 +1,5 @@
-"""Database URLs: every accepted spelling normalised to the async driver the service runs on, and back to a
-blocking driver for Alembic."""
+"""Database URLs: every accepted spelling normalised to the driver the service runs on (psycopg 3, or the
+standard library's sqlite3), and to a blocking driver for Alembic."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ _POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg", "postgresql
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 
 
-def async_database_url(raw: str) -> str:
-    """Normalise a database URL to the async driver this service runs on, keeping its query string."""
+def normalised_database_url(raw: str) -> str:
+    """Normalise a database URL to the driver this service runs on, keeping its query string."""
     url = make_url(raw)
     if url.drivername in _POSTGRES_DRIVERS:
         url = url.set(drivername="postgresql+psycopg")
     elif url.drivername in _SQLITE_DRIVERS:
-        url = url.set(drivername="sqlite+aiosqlite")
+        url = url.set(drivername="sqlite")
     else:
         raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use postgresql:// or sqlite://")
     return url.render_as_string(hide_password=False)
@@ -25,7 +25,7 @@ def async_database_url(raw: str) -> str:
 def sync_url(url: str) -> str:
     """The same database through a blocking driver, for Alembic."""
     parsed = make_url(url)
-    if parsed.drivername == "sqlite+aiosqlite":
+    if parsed.get_backend_name() == "sqlite":
         parsed = parsed.set(drivername="sqlite")
     return parsed.render_as_string(hide_password=False)
 

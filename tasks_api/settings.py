@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from db.database import PoolOptions
-from db.urls import async_database_url, is_neon_pooled
+from db.urls import is_neon_pooled, normalised_database_url
 from tasks_api.tokens import TokenSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
@@ -112,7 +112,7 @@ class Settings:
     def from_env(cls) -> Settings:
         defaults = PoolOptions()
         tokens, auth_configured = _tokens()
-        database_url = async_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        database_url = normalised_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
         migration_url = _text("MIGRATION_DATABASE_URL")
         return cls(
             database_url=database_url,
@@ -131,5 +131,5 @@ class Settings:
             tokens=tokens,
             auth_configured=auth_configured,
             cors_origins=_cors_origins(),
-            migration_database_url=async_database_url(migration_url) if migration_url else None,
+            migration_database_url=normalised_database_url(migration_url) if migration_url else None,
         )

@@ -22,7 +22,7 @@ import uvicorn
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from db.urls import async_database_url
+from db.urls import normalised_database_url
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"
@@ -85,14 +85,16 @@ def _postgres_available() -> None:
 def fresh_database(backend: str, directory: Path) -> Iterator[str]:
     """An empty database of the given kind that is dropped afterwards; yields its service URL."""
     if backend == "sqlite":
-        yield async_database_url(f"sqlite:///{directory / f'tasks-{uuid.uuid4().hex}.db'}")
+        yield normalised_database_url(f"sqlite:///{directory / f'tasks-{uuid.uuid4().hex}.db'}")
         return
     _postgres_available()
     name = f"tasks_test_{uuid.uuid4().hex}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield async_database_url(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+        yield normalised_database_url(
+            make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        )
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

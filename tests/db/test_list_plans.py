@@ -51,7 +51,9 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _explain(engine: Engine, query: ListQuery) -> list[dict[str, Any]]:
-    statement = list_statement(query.sort, query.completed, query.search is not None, query.after is not None, True)
+    statement = list_statement(
+        query.sort, query.completed, query.search is not None, query.after is not None, "postgresql"
+    )
     compiled = statement.compile(dialect=engine.dialect)
     params = {**compiled.params, **list_params(BIG_USER, query)}
     with engine.connect() as connection:

@@ -9,12 +9,12 @@ from sqlalchemy import text
 
 from db.database import PoolOptions
 from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
-from db.urls import async_database_url
+from db.urls import normalised_database_url
 
 
 def _answers(path: Path, *queries: str) -> list[object]:
     async def run() -> list[object]:
-        database = SQLiteDatabase(async_database_url(f"sqlite:///{path}"), PoolOptions())
+        database = SQLiteDatabase(normalised_database_url(f"sqlite:///{path}"), PoolOptions())
         try:
             answers = []
             async with database.unit_of_work() as work:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from db.urls import async_database_url, is_sqlite, sync_url
+from db.urls import is_sqlite, normalised_database_url, sync_url
 
 
 @pytest.mark.parametrize(
@@ -17,17 +17,17 @@ from db.urls import async_database_url, is_sqlite, sync_url
             "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require",
             "postgresql+psycopg://u:p@ep-cool-1.eu-central-1.aws.neon.tech/neondb?channel_binding=require&sslmode=require",
         ),
-        ("sqlite:///tasks.db", "sqlite+aiosqlite:///tasks.db"),
-        ("sqlite:////var/lib/tasks.db", "sqlite+aiosqlite:////var/lib/tasks.db"),
+        ("sqlite:///tasks.db", "sqlite:///tasks.db"),
+        ("sqlite+aiosqlite:////var/lib/tasks.db", "sqlite:////var/lib/tasks.db"),
     ],
 )
-def test_database_urls_are_normalised_to_the_async_drivers(given: str, expected: str) -> None:
-    assert async_database_url(given) == expected
+def test_database_urls_are_normalised_to_the_service_drivers(given: str, expected: str) -> None:
+    assert normalised_database_url(given) == expected
 
 
 def test_unknown_database_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="mysql"):
-        async_database_url("mysql://u@host/db")
+        normalised_database_url("mysql://u@host/db")
 
 
 @pytest.mark.parametrize(
@@ -45,5 +45,5 @@ def test_alembic_reaches_the_same_database_through_a_blocking_driver(service_url
 
 
 def test_tells_sqlite_urls_from_postgresql_ones() -> None:
-    assert is_sqlite(async_database_url("sqlite:///tasks.db"))
-    assert not is_sqlite(async_database_url("postgres://u@host/db"))
+    assert is_sqlite(normalised_database_url("sqlite:///tasks.db"))
+    assert not is_sqlite(normalised_database_url("postgres://u@host/db"))

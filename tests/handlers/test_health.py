@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from db.urls import async_database_url
+from db.urls import normalised_database_url
 from tasks_api.app import create_app
 from tasks_api.migrations import schema_head, upgrade_to_head
 from tasks_api.settings import Settings
@@ -16,8 +16,8 @@ from tests.support import closed_port
 @pytest.fixture(params=["postgresql", "sqlite"])
 def unreachable_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
-        return async_database_url(f"postgresql://postgres@127.0.0.1:{closed_port()}/tasks?connect_timeout=2")
-    return async_database_url(f"sqlite:///{tmp_path / 'missing-directory' / 'tasks.db'}")
+        return normalised_database_url(f"postgresql://postgres@127.0.0.1:{closed_port()}/tasks?connect_timeout=2")
+    return normalised_database_url(f"sqlite:///{tmp_path / 'missing-directory' / 'tasks.db'}")
 
 
 def test_live_never_touches_the_database(unreachable_database_url: str) -> None:

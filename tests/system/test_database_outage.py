@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from db.urls import async_database_url
+from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
 from tests.pg_cluster import Cluster, throwaway_cluster
 from tests.support import ServerProcess, new_user, serving
@@ -27,7 +27,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def server(cluster: Cluster) -> Iterator[ServerProcess]:
-    url = async_database_url(cluster.create_database("tasks"))
+    url = normalised_database_url(cluster.create_database("tasks"))
     upgrade_to_head(url)
     with serving(url, "--no-migrate") as server:
         yield server

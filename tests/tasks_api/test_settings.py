@@ -12,7 +12,7 @@ def test_defaults_to_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.
 
     settings = Settings.from_env()
 
-    assert settings.database_url == "sqlite+aiosqlite:///tasks.db"
+    assert settings.database_url == "sqlite:///tasks.db"
     assert settings.validate_responses is False
     assert settings.access_log is True
 

@@ -37,7 +37,7 @@ SQLITE_SYNCHRONOUS = "FULL"
 # The text SQLAlchemy stores a timestamp as on SQLite; db.documents renders it.
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
-_compile = CompiledStatements(sqlite.pysqlite.dialect(paramstyle="named"))  # type: ignore[no-untyped-call]
+_compile = CompiledStatements(sqlite.pysqlite.dialect(paramstyle="named"))
 
 Rows = list[tuple[Any, ...]]
 
@@ -53,8 +53,8 @@ def _stored(value: Any) -> Any:
     return value
 
 
-def _unicode_lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if value is not None else None
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -78,12 +78,17 @@ def _run(connection: sqlite3.Connection, sql: str, params: dict[str, Any]) -> tu
     return cursor.fetchall(), cursor.rowcount
 
 
-class _Writer:
-    """The one connection that writes, and the one thread it writes on.
+def _end(connection: sqlite3.Connection, commit: bool) -> None:
+    if connection.in_transaction:
+        connection.execute("COMMIT" if commit else "ROLLBACK")
 
-    A unit of work holds ``lock`` from its first write (or its transaction's first statement) to its end, so that
-    within the process writes never wait on SQLite's lock and a transaction's statements are never interleaved
-    with another unit's.
+
+class _Writer:
+    """The one connection that writes, and the one thread that writes.
+
+    A unit of work holds ``lock`` from its first write (or its write transaction's first statement) to its end,
+    so that within the process writes never wait on SQLite's lock and a transaction's statements are never
+    interleaved with another unit's.
     """
 
     def __init__(self, path: str) -> None:
@@ -92,26 +97,34 @@ class _Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self.lock = asyncio.Lock()
 
-    def _on_thread(self, sql: str, params: dict[str, Any], begin: bool) -> tuple[Rows, int]:
+    def _connected(self) -> sqlite3.Connection:
         if self._connection is None:
             self._connection = _connect(self._path)
+        return self._connection
+
+    def _run_on_thread(self, sql: str, params: dict[str, Any], begin: bool) -> tuple[Rows, int]:
+        connection = self._connected()
         if begin:
-            # IMMEDIATE takes the write lock now, so a transaction that reads and then writes cannot find its
-            # snapshot overtaken by another process's write.
-            self._connection.execute("BEGIN IMMEDIATE")
-        return _run(self._connection, sql, params)
+            # IMMEDIATE takes the write lock now, so that no other process's write can overtake the snapshot
+            # of a transaction that reads before it writes.
+            connection.execute("BEGIN IMMEDIATE")
+        return _run(connection, sql, params)
 
-    def _end_on_thread(self, commit: bool) -> None:
-        if self._connection is not None and self._connection.in_transaction:
-            self._connection.execute("COMMIT" if commit else "ROLLBACK")
+    async def run(
+        self, sql: str, params: dict[str, Any], *, begin: bool = False, on: sqlite3.Connection | None = None
+    ) -> tuple[Rows, int]:
+        """A statement on the writer's thread: on its connection, or ``on`` another that is to write."""
+        loop = asyncio.get_running_loop()
+        if on is not None:
+            return await loop.run_in_executor(self._thread, _run, on, sql, params)
+        return await loop.run_in_executor(self._thread, self._run_on_thread, sql, params, begin)
 
-    async def run(self, sql: str, params: dict[str, Any], *, begin: bool = False) -> tuple[Rows, int]:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._on_thread, sql, params, begin)
-
-    async def end(self, commit: bool) -> None:
+    async def end(self, commit: bool, on: sqlite3.Connection | None = None) -> None:
+        connection = on if on is not None else self._connection
+        if connection is None:
+            return
         # Shielded: a cancelled request must still end its transaction, or the next write would run inside it.
-        ended = asyncio.get_running_loop().run_in_executor(self._thread, self._end_on_thread, commit)
-        await asyncio.shield(ended)
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(self._thread, _end, connection, commit))
 
     def close(self) -> None:
         def close_on_thread() -> None:
@@ -124,10 +137,12 @@ class _Writer:
 
 
 class _SQLiteUnitOfWork(UnitOfWork):
-    """A unit of work: reads alone on the loop, writes on the writer's thread; a transaction (any statement not
-    ``alone``) entirely on the writer, begun IMMEDIATE, holding the writer's lock until the unit ends."""
+    """A unit of work. Statements ``alone``: reads on the loop, writes on the writer's thread. A transaction (any
+    other statement) that begins with a write runs on the writer, begun IMMEDIATE; one that begins with a read
+    runs on a connection of its own, on the loop, until it writes (then on the writer's thread). A unit that
+    writes holds the writer's lock until it ends."""
 
-    __slots__ = ("_database", "_holds_lock")
+    __slots__ = ("_database", "_holds_lock", "_snapshot")
 
     dialect = "sqlite"
 
@@ -135,32 +150,52 @@ class _SQLiteUnitOfWork(UnitOfWork):
         super().__init__()
         self._database = database
         self._holds_lock = False
+        # The connection of a transaction that began with a read.
+        self._snapshot: sqlite3.Connection | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         return self
 
     async def __aexit__(self, error_type: type[BaseException] | None, *_error: object) -> None:
-        if not self._holds_lock:
-            return
+        commit, writer, snapshot = error_type is None, self._database.writer, self._snapshot
         try:
-            await self._database.writer.end(commit=error_type is None)
+            if self._holds_lock:
+                await writer.end(commit, on=snapshot)
+            elif snapshot is not None:
+                _end(snapshot, commit)
         finally:
-            self._database.writer.lock.release()
+            if snapshot is not None:
+                self._database.check_in(snapshot)
+            if self._holds_lock:
+                writer.lock.release()
 
     async def _execute(self, statement: Executable, params: dict[str, Any], alone: bool) -> tuple[Rows, int]:
         sql, constants, writes = _compile(statement)
         values = {**constants, **{name: _stored(value) for name, value in params.items()}}
         writer = self._database.writer
         if self._begins(alone):
-            await writer.lock.acquire()
-            self._holds_lock = True
-            return await writer.run(sql, values, begin=True)
+            if writes:
+                await self._lock_writer()
+                return await writer.run(sql, values, begin=True)
+            self._snapshot = self._database.check_out()
+            self._snapshot.execute("BEGIN")
+            return _run(self._snapshot, sql, values)
         if self._transaction_open:
-            return await writer.run(sql, values)
+            if self._snapshot is None:
+                return await writer.run(sql, values)
+            if not writes and not self._holds_lock:
+                return _run(self._snapshot, sql, values)
+            await self._lock_writer()
+            return await writer.run(sql, values, on=self._snapshot)
         if writes:
             async with writer.lock:
                 return await writer.run(sql, values)
         return _run(self._database.reader(), sql, values)
+
+    async def _lock_writer(self) -> None:
+        if not self._holds_lock:
+            await self._database.writer.lock.acquire()
+            self._holds_lock = True
 
     async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:
         rows, _ = await self._execute(statement, params, alone)
@@ -184,6 +219,7 @@ class SQLiteDatabase:
             # The reader and the writer are two connections, and each would get a database of its own.
             raise ValueError("SQLite needs a file: sqlite:///path/to/tasks.db")
         self._reader: sqlite3.Connection | None = None
+        self._idle_snapshots: list[sqlite3.Connection] = []
         self.writer = _Writer(self._path)
 
     def reader(self) -> sqlite3.Connection:
@@ -192,6 +228,16 @@ class SQLiteDatabase:
             self._reader = _connect(self._path)
         return self._reader
 
+    def check_out(self) -> sqlite3.Connection:
+        """A connection for one unit's transaction; ``check_in`` when it has ended."""
+        return self._idle_snapshots.pop() if self._idle_snapshots else _connect(self._path)
+
+    def check_in(self, connection: sqlite3.Connection) -> None:
+        if connection.in_transaction:  # it could not be ended: let it go with what it held
+            connection.close()
+        else:
+            self._idle_snapshots.append(connection)
+
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return _SQLiteUnitOfWork(self)
 
@@ -199,7 +245,7 @@ class SQLiteDatabase:
         pass
 
     async def dispose(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        for connection in [*self._idle_snapshots, *([self._reader] if self._reader else [])]:
+            connection.close()
+        self._idle_snapshots, self._reader = [], None
         await asyncio.get_running_loop().run_in_executor(None, self.writer.close)

@@ -4,8 +4,8 @@ Statements are built once with bind parameters, for each dialect, and compiled o
 (``db.compiled``), so a request only supplies values. Each operation is a single statement, atomic on its own,
 so it runs ``alone`` (in autocommit, see ``db.database.UnitOfWork``); only the error path reads a second time
 (why a conditional write matched nothing), and that read runs in a transaction. Results leave this module as
-JSON bytes, rendered by the database (``db.documents``), except a created task's, which Python renders from
-the values it inserted.
+JSON bytes (``db.documents``), rendered by PostgreSQL, kept in the row by SQLite, or rendered by Python from the
+values just written.
 """
 
 from __future__ import annotations
@@ -41,11 +41,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from db.database import UnitOfWork
 from db.documents import (
+    SQLITE_STORED_DOCUMENT,
+    TASK_FIELDS,
     list_json,
     postgresql_list_page,
     postgresql_task_document,
-    sqlite_list_page,
-    sqlite_task_document,
+    stored_task_json,
+    stored_timestamp_text,
+    stored_uuid_text,
     task_json,
 )
 from db.models import Task, TaskCount
@@ -113,9 +116,8 @@ _INSERT = insert(Task).values(
 )
 
 
-def _statements(document: ColumnElement[str], at_version: ColumnElement[bool]) -> dict[str, Any]:
-    """Every single-task statement of one dialect; those that read a task answer its document and version."""
-    returning = (document.label("document"), Task.version)
+def _statements(read: tuple[Any, ...], written: tuple[Any, ...], at_version: ColumnElement[bool]) -> dict[str, Any]:
+    """Every single-task statement of one dialect: a read answers ``read``, a write returns ``written``."""
     replace = (
         update(Task)
         .where(*_OWNED)
@@ -128,19 +130,22 @@ def _statements(document: ColumnElement[str], at_version: ColumnElement[bool]) -
     )
     toggle = update(Task).where(*_OWNED).values(is_completed=not_(Task.is_completed), **_BUMP)
     return {
-        "get": select(*returning).where(*_OWNED),
-        "replace": replace.returning(*returning),
-        "replace if": replace.where(at_version).returning(*returning),
-        "toggle": toggle.returning(*returning),
-        "toggle if": toggle.where(at_version).returning(*returning),
+        "get": select(*read).where(*_OWNED),
+        "replace": replace.returning(*written),
+        "replace if": replace.where(at_version).returning(*written),
+        "toggle": toggle.returning(*written),
+        "toggle if": toggle.where(at_version).returning(*written),
         "delete": delete(Task).where(*_OWNED),
         "delete if": delete(Task).where(*_OWNED, at_version),
     }
 
 
 STATEMENTS = {
-    "postgresql": _statements(postgresql_task_document(), _AT_VERSION["postgresql"]),
-    "sqlite": _statements(sqlite_task_document(), _AT_VERSION["sqlite"]),
+    "postgresql": _statements(
+        document := (postgresql_task_document().label("document"), Task.version), document, _AT_VERSION["postgresql"]
+    ),
+    # A write's RETURNING sees its row before SQLite's triggers render the document (db.documents).
+    "sqlite": _statements((SQLITE_STORED_DOCUMENT, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]),
 }
 
 
@@ -160,6 +165,8 @@ async def _single(
     row = await work.fetch_one(statement, params, alone=True)
     if row is None:
         await _explain_missing_row(work, params)
+    if work.dialect == "sqlite" and name != "get":
+        return VersionedTask(stored_task_json(row), row[-1])
     document, version = row
     return VersionedTask(document.encode(), version)
 
@@ -211,8 +218,14 @@ def list_statement(sort: str, completed: bool | None, search: bool, after: bool,
         position = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id", type_=Task.id.type))
         conditions.append(tuple_(key, Task.id) < position if descending else tuple_(key, Task.id) > position)
     order = (key.desc(), Task.id.desc()) if descending else (key.asc(), Task.id.asc())
-    page = postgresql_list_page if dialect == "postgresql" else sqlite_list_page
-    return page(conditions, order, key, _total(completed, search))
+    if dialect == "postgresql":
+        return postgresql_list_page(conditions, order, key, _total(completed, search))
+    return (
+        select(SQLITE_STORED_DOCUMENT, key.label("key"), Task.id, _total(completed, search).label("matching"))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("fetch"))
+    )
 
 
 def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
@@ -245,12 +258,19 @@ async def list_tasks(work: UnitOfWork, user_id: uuid.UUID, query: ListQuery) -> 
         assert page is not None  # an aggregate always answers one row
         items, fetched, last_key, last_id, matching = page
         return Page(items.encode(), matching, (last_key, last_id) if fetched > query.limit else None)
-    # SQLite answers the page's rows in order, or one row of NULLs around the total (db.documents).
+    # SQLite: the page's rows, each with the task's document, sort key and id, and the filter's total.
     rows = await work.fetch_all(statement, params, alone=True)
-    matching, first_document = rows[0][0], rows[0][1]
-    documents = [row[1] for row in rows[: query.limit]] if first_document is not None else []
-    last = (rows[query.limit - 1][2], rows[query.limit - 1][3]) if len(rows) > query.limit else None
-    return Page(("[" + ",".join(documents) + "]").encode(), matching, last)
+    if not rows:
+        counted = await work.fetch_one(select(_total(query.completed, searching)), params)
+        return Page(b"[]", counted[0] if counted is not None else 0, None)
+    page_rows = rows[: query.limit]
+    last = None
+    if len(rows) > query.limit:
+        _document, stored_key, stored_id, _matching = page_rows[-1]
+        key, _ = _sort_key(query.sort)
+        last = (stored_key if key is Task.title else stored_timestamp_text(stored_key), stored_uuid_text(stored_id))
+    items = "[" + ",".join(row[0] for row in page_rows) + "]"
+    return Page(items.encode(), rows[0][-1], last)
 
 
 async def create_task(

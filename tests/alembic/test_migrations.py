@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from db import tasks
+from db.backends import open_database
 from db.migration_lock import MIGRATION_LOCK_KEY
 from db.urls import sync_url
 from tasks_api.migrations import alembic_config, upgrade_to_head
@@ -92,6 +96,41 @@ def test_counters_are_backfilled_for_existing_tasks(empty_database_url: str) -> 
         assert tuple(counts) == (3, 1)
     finally:
         engine.dispose()
+
+
+def test_tasks_created_before_sqlite_kept_documents_read_back_as_created(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0002")
+    owner = uuid.uuid4()
+
+    async def create() -> list[bytes]:
+        database = open_database(empty_database_url)
+        await database.open()
+        try:
+            created = []
+            for title, description in (("first", None), ('École 🙂 \\ "', "a\tb")):
+                async with database.unit_of_work() as work:
+                    created.append((await tasks.create_task(work, owner, title, description))[1].json)
+            return created
+        finally:
+            await database.dispose()
+
+    async def read() -> tasks.Page:
+        database = open_database(empty_database_url)
+        await database.open()
+        try:
+            async with database.unit_of_work() as work:
+                return await tasks.list_tasks(work, owner, tasks.ListQuery(sort="title"))
+        finally:
+            await database.dispose()
+
+    created = asyncio.run(create())
+    command.upgrade(config, "head")
+
+    assert (
+        asyncio.run(read()).items_json
+        == b"[" + b",".join(sorted(created, key=lambda task: json.loads(task)["title"])) + b"]"
+    )
 
 
 def test_models_and_migrations_are_in_sync(empty_database_url: str) -> None:

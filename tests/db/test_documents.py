@@ -73,6 +73,24 @@ def test_a_stored_task_reads_back_as_python_renders_it(database_url: str, text: 
     assert json.loads(stored.json)["created_at"] == "2026-01-02T03:04:05.000000Z"
 
 
+@pytest.mark.parametrize("text", AWKWARD_TEXTS.values(), ids=AWKWARD_TEXTS.keys())
+def test_a_written_task_is_answered_as_it_then_reads_back(database_url: str, text: str) -> None:
+    task = _task("before", None)
+    owner, task_id = task["user_id"], task["id"]
+
+    async def write_and_read(work: UnitOfWork) -> list[tuple[bytes, bytes]]:
+        await work.execute(_INSERT, task)
+        replaced = await tasks.update_task(work, owner, task_id, title=text, description=text, is_completed=False)
+        replaced_read = await tasks.get_task(work, owner, task_id)
+        toggled = await tasks.toggle_task(work, owner, task_id)
+        toggled_read = await tasks.get_task(work, owner, task_id)
+        return [(replaced.json, replaced_read.json), (toggled.json, toggled_read.json)]
+
+    for answered, read in _on(database_url, write_and_read):
+        assert answered == read
+        assert json.loads(answered)["title"] == text
+
+
 def test_a_page_reads_back_as_python_renders_it(database_url: str) -> None:
     owner = uuid.uuid4()
     page_tasks = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,3 +182,24 @@ class ChurnLoad:
             titles = [task["title"] for task in by_id.values()]
             assert len(titles) == len(set(titles)), "a failed create applied twice"
             assert set(titles) <= self.maybe_created[user], f"tasks nobody created: {set(titles)}"
+
+
+def under_load(load: ChurnLoad, while_loaded: Callable[[], None]) -> None:
+    """Runs ``load`` in a thread of its own while ``while_loaded`` runs here, then stops it."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        driving = asyncio.ensure_future(load.run(stop))
+        try:
+            await loop.run_in_executor(None, while_loaded)
+        finally:
+            stop.set()
+            await driving
+
+    asyncio.run(run())
+
+
+def served_since(load: ChurnLoad, since: float, count: int) -> Callable[[], bool]:
+    """Whether ``load`` has sent ``count`` requests since ``since`` (a ``time.monotonic()``)."""
+    return lambda: sum(1 for outcome in load.outcomes if outcome.started >= since) >= count

@@ -14,21 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.pgbouncer import pgbouncer
-from tests.support import REQUIRE_POSTGRES, TASKS_API, closed_port, wait_for
+from tests.support import REQUIRE_POSTGRES, TASKS_API, answers, closed_port, wait_for
 
 HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"
 INSTANCES = 3
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @dataclass
@@ -50,7 +42,7 @@ class Instance:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: _answers(f"http://127.0.0.1:{self.port}/api/health/ready"), what="the instance to be ready")
+        wait_for(lambda: answers(f"http://127.0.0.1:{self.port}/api/health/ready"), what="the instance to be ready")
 
     def stop(self, how: signal.Signals) -> None:
         assert self.process is not None

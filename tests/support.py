@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import psycopg
 import pytest
@@ -195,6 +196,14 @@ def serving(database_url: str, *options: str, **environment: str) -> Iterator[Se
     """Runs ``tasks-api serve`` on a free port until the block ends; yields once it accepts requests."""
     with serving_together(1, database_url, *options, **environment) as (server,):
         yield server
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of ``url`` is answered 200 now."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 30, what: str = "condition") -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tasks_api.migrations import upgrade_to_head
-from tests.load import ChurnLoad, Tally, assert_matches_model, mixed_load
+from tests.load import ChurnLoad, Tally, assert_matches_model, mixed_load, served_since, under_load
 from tests.stack import Stack, scale_out
 from tests.support import fresh_database, new_user, row_lock, wait_for
 
@@ -25,26 +25,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         environment = {"TASKS_API_DB_STATEMENT_TIMEOUT_MS": "1000", "TASKS_API_ACCESS_LOG": "false"}
         with scale_out(database_url, **environment) as running:
             yield running
-
-
-def _under_load(load: ChurnLoad, while_loaded: Callable[[], None]) -> None:
-    """Runs ``load`` in a thread of its own while ``while_loaded`` runs here, then stops it."""
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        driving = asyncio.ensure_future(load.run(stop))
-        try:
-            await loop.run_in_executor(None, while_loaded)
-        finally:
-            stop.set()
-            await driving
-
-    asyncio.run(run())
-
-
-def _served_since(load: ChurnLoad, since: float, count: int) -> Callable[[], bool]:
-    return lambda: sum(1 for outcome in load.outcomes if outcome.started >= since) >= count
 
 
 def test_mixed_load_through_the_load_balancer_loses_nothing(stack: Stack, measured: Callable[[str, str], None]) -> None:
@@ -71,14 +51,14 @@ def test_an_instance_killed_mid_run_loses_no_acknowledged_write(
 
     def kill_mid_run() -> None:
         nonlocal killed_at
-        wait_for(_served_since(load, 0, 300), what="load to run")
+        wait_for(served_since(load, 0, 300), what="load to run")
         killed_at = time.monotonic()
         victim.stop(signal.SIGKILL)
         # Enough traffic after the 2 s window to show there are no more errors.
         wait_for(lambda: time.monotonic() > killed_at + 2, what="2 s after the kill")
-        wait_for(_served_since(load, killed_at + 2, 400), what="load after the window")
+        wait_for(served_since(load, killed_at + 2, 400), what="load after the window")
 
-    _under_load(load, kill_mid_run)
+    under_load(load, kill_mid_run)
 
     errors = load.errors()
     late = [error for error in errors if error.started > killed_at + 2]
@@ -99,16 +79,16 @@ def test_a_rolling_restart_under_load_has_no_errors(stack: Stack) -> None:
     load = ChurnLoad(stack.balancer.url)
 
     def restart_each() -> None:
-        wait_for(_served_since(load, 0, 200), what="load to run")
+        wait_for(served_since(load, 0, 200), what="load to run")
         for number, instance in enumerate(stack.instances, 1):
             stack.balancer.drain(number)
             instance.stop(signal.SIGTERM)
             instance.start()
             stack.balancer.ready(number)
             stack.balancer.wait_all_up()
-            wait_for(_served_since(load, time.monotonic(), 100), what="load on the restarted set")
+            wait_for(served_since(load, time.monotonic(), 100), what="load on the restarted set")
 
-    _under_load(load, restart_each)
+    under_load(load, restart_each)
 
     assert not load.errors(), load.errors()
     load.assert_consistent()

@@ -129,18 +129,53 @@ def postgresql_list_page(
 # rendering a page of 1,000 on every read cost 3-8 ms, in Python or in SQLite's json_object. Not in the models,
 # which mirror what both databases have.
 SQLITE_STORED_DOCUMENT: ColumnElement[str] = literal_column("tasks.document", Text)
+# Where each document of a page begins: no string value can hold these characters unescaped.
+_DOCUMENT_START = '{"' + _KEYS[0] + '":"'
+
+
+def sqlite_list_page(
+    conditions: Sequence[ColumnElement[bool]], order: Sequence[ColumnElement[Any]], total: ColumnElement[int]
+) -> Select[Any]:
+    """A page as one row: its stored documents joined by commas in order (up to ``:limit`` + 1, where one more
+    means another page follows), how many were read, and the filter's total.
+
+    SQLite's group_concat takes the rows as the ordered subquery yields them (the list tests pin every sort's
+    order). One string per page instead of a row per task, each with its key and id as Python objects: a list
+    of 1,000 took 0.6 ms in process instead of 2.8 ms; most of what is left is SQLite reading each task's row.
+    """
+    page = (
+        select(SQLITE_STORED_DOCUMENT.label("document"))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("fetch"))
+        .subquery("page")
+    )
+    return select(func.group_concat(page.c.document, literal_column("','")), func.count(), total)
+
+
+def split_stored_page(joined: str | None, fetched: int, limit: int) -> tuple[bytes, dict[str, Any] | None]:
+    """The JSON array of a page from ``sqlite_list_page``'s documents, and its last task (parsed) when another
+    page follows."""
+    if not joined:
+        return b"[]", None
+    if fetched <= limit:
+        return b"[" + joined.encode() + b"]", None
+    kept = joined[: joined.rindex("," + _DOCUMENT_START)]
+    last = orjson.loads(kept[kept.rfind(_DOCUMENT_START) :])
+    return b"[" + kept.encode() + b"]", last
+
 
 # A write's RETURNING sees its row before those triggers run, so a written task is rendered here from the
 # values as SQLAlchemy stores them on SQLite (and db.sqlite binds them): a UUID as 32 lower-case hex digits, a
 # timestamp as UTC text "YYYY-MM-DD HH:MM:SS.ffffff", a boolean as 0 or 1.
 
 
-def stored_uuid_text(hex_digits: str) -> str:
+def _dashed(hex_digits: str) -> str:
     h = hex_digits
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def stored_timestamp_text(stored: str) -> str:
+def _rfc3339(stored: str) -> str:
     return stored.replace(" ", "T") + "Z"
 
 
@@ -150,9 +185,9 @@ def _stored_as_is(value: Any) -> Any:
 
 def _sqlite_converter(field: InstrumentedAttribute[Any]) -> Any:
     if isinstance(field.type, Uuid):
-        return stored_uuid_text
+        return _dashed
     if isinstance(field.type, UTCDateTime):
-        return stored_timestamp_text
+        return _rfc3339
     if isinstance(field.type, Boolean):
         return bool
     return _stored_as_is

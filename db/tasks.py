@@ -46,9 +46,9 @@ from db.documents import (
     list_json,
     postgresql_list_page,
     postgresql_task_document,
+    split_stored_page,
+    sqlite_list_page,
     stored_task_json,
-    stored_timestamp_text,
-    stored_uuid_text,
     task_json,
 )
 from db.models import Task, TaskCount
@@ -220,12 +220,7 @@ def list_statement(sort: str, completed: bool | None, search: bool, after: bool,
     order = (key.desc(), Task.id.desc()) if descending else (key.asc(), Task.id.asc())
     if dialect == "postgresql":
         return postgresql_list_page(conditions, order, key, _total(completed, search))
-    return (
-        select(SQLITE_STORED_DOCUMENT, key.label("key"), Task.id, _total(completed, search).label("matching"))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(bindparam("fetch"))
-    )
+    return sqlite_list_page(conditions, order, _total(completed, search))
 
 
 def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
@@ -252,25 +247,15 @@ def list_params(user_id: uuid.UUID, query: ListQuery) -> dict[str, Any]:
 async def list_tasks(work: UnitOfWork, user_id: uuid.UUID, query: ListQuery) -> Page:
     searching, after = query.search is not None, query.after is not None
     statement = list_statement(query.sort, query.completed, searching, after, work.dialect)
-    params = list_params(user_id, query)
+    page = await work.fetch_one(statement, list_params(user_id, query), alone=True)
+    assert page is not None  # an aggregate always answers one row
     if work.dialect == "postgresql":
-        page = await work.fetch_one(statement, params, alone=True)
-        assert page is not None  # an aggregate always answers one row
         items, fetched, last_key, last_id, matching = page
         return Page(items.encode(), matching, (last_key, last_id) if fetched > query.limit else None)
-    # SQLite: the page's rows, each with the task's document, sort key and id, and the filter's total.
-    rows = await work.fetch_all(statement, params, alone=True)
-    if not rows:
-        counted = await work.fetch_one(select(_total(query.completed, searching)), params)
-        return Page(b"[]", counted[0] if counted is not None else 0, None)
-    page_rows = rows[: query.limit]
-    last = None
-    if len(rows) > query.limit:
-        _document, stored_key, stored_id, _matching = page_rows[-1]
-        key, _ = _sort_key(query.sort)
-        last = (stored_key if key is Task.title else stored_timestamp_text(stored_key), stored_uuid_text(stored_id))
-    items = "[" + ",".join(row[0] for row in page_rows) + "]"
-    return Page(items.encode(), rows[0][-1], last)
+    joined, fetched, matching = page
+    items_json, last_task = split_stored_page(joined, fetched, query.limit)
+    key, _ = _sort_key(query.sort)
+    return Page(items_json, matching, (last_task[key.key], last_task["id"]) if last_task is not None else None)
 
 
 async def create_task(

@@ -110,6 +110,25 @@ def test_a_page_reads_back_as_python_renders_it(database_url: str) -> None:
     assert page.envelope(None) == b'{"items":' + rendered + b',"count":4,"next_cursor":null}'
 
 
+def test_a_page_ends_where_its_last_task_ends_whatever_the_titles_hold(database_url: str) -> None:
+    owner = uuid.uuid4()
+    marker = ',{"id":"'  # what begins each document of a page, as raw text
+    page_tasks = [
+        {**_task(f"{marker}{n}", marker, moment=ON_THE_SECOND.replace(second=n)), "user_id": owner} for n in range(3)
+    ]
+
+    async def store_and_list(work: UnitOfWork) -> tasks.Page:
+        for task in page_tasks:
+            await work.execute(_INSERT, task)
+        return await tasks.list_tasks(work, owner, tasks.ListQuery(sort="created_at", limit=2))
+
+    page = _on(database_url, store_and_list)
+
+    assert page.items_json == b"[" + b",".join(task_json(task) for task in page_tasks[:2]) + b"]"
+    assert page.last == ("2026-01-02T03:04:01.000000Z", str(page_tasks[1]["id"]))
+    assert page.total == 3
+
+
 def test_an_empty_page_is_an_empty_array(database_url: str) -> None:
     page = _on(database_url, lambda work: tasks.list_tasks(work, uuid.uuid4(), tasks.ListQuery()))
 

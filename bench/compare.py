@@ -115,6 +115,8 @@ class Server:
     token_for: Callable[[str], str] | None = None
     # deploy/ on loopback (tests/stack.py: PgBouncer, three instances, HAProxy) instead of ``command``.
     scaled_out: bool = False
+    # "sqlite": a fresh file of its own instead of a PostgreSQL database.
+    database: str = "postgresql"
 
 
 def free_port() -> int:
@@ -268,7 +270,11 @@ class Target:
 @contextmanager
 def deployed(server: Server) -> Iterator[Target]:
     port = free_port()
-    with fresh_database(server.name.split()[0].lower()) as database_url, tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as database:
+        if server.database == "sqlite":
+            database_url = f"sqlite:///{scratch}/tasks.db"
+        else:
+            database_url = database.enter_context(fresh_database(server.name.split()[0].lower()))
         if server.migrate:
             subprocess.run(
                 [str(VENV_BIN / "tasks-api"), "migrate"],
@@ -386,6 +392,20 @@ def _servers(uvicorn: list[str]) -> list[Server]:
             seeded=False,
         ),
         Server(
+            "service on SQLite",
+            [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "1"],
+            {},
+            WORKLOADS,
+            database="sqlite",
+        ),
+        Server(
+            "SQLite floor",
+            [*uvicorn, "--app-dir", str(ROOT / "bench"), "sqlite_floor_app:app"],
+            {},
+            READS,
+            database="sqlite",
+        ),
+        Server(
             "service, 2 workers",
             [str(VENV_BIN / "tasks-api"), "serve", "--no-migrate", "--port", "{port}", "--workers", "2"],
             {},
@@ -471,9 +491,37 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f" {direct['requests_per_second']:,.0f} req/s (p99 {direct['p99_ms']:.1f} ms):"
         f" {stacked['requests_per_second'] / direct['requests_per_second']:.2f}x.",
     ]
+    lines += ["", *_sqlite_report(results)]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
+
+
+def _sqlite_report(results: dict[str, Any]) -> list[str]:
+    """The service on SQLite against the service on PostgreSQL and against the raw SQLite floor."""
+    on_sqlite, on_postgresql, floor = results["service on SQLite"], results["service"], results["SQLite floor"]
+    lines = [
+        "| workload | service on SQLite req/s | p50 / p99 ms | errors | service on PostgreSQL req/s"
+        " | SQLite floor req/s | SQLite/PostgreSQL | SQLite/floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for workload in WORKLOADS:
+        mine = on_sqlite[workload]
+        rate, postgresql = mine["requests_per_second"], on_postgresql[workload]["requests_per_second"]
+        floor_rate = floor.get(workload, {}).get("requests_per_second")
+        floor_cells = (
+            f"{floor_rate:,.0f} | {rate / postgresql:.2f}x | {rate / floor_rate:.2f}x"
+            if floor_rate
+            else (f"— | {rate / postgresql:.2f}x | —")
+        )
+        lines.append(
+            f"| {workload} | {rate:,.0f} | {mine['p50_ms']:.1f} / {mine['p99_ms']:.1f} | {mine['errors']} |"
+            f" {postgresql:,.0f} | {floor_cells} |"
+        )
+    lines.append(
+        f"Peak RSS: service on SQLite {on_sqlite['peak_rss_mb']:.0f} MiB, SQLite floor {floor['peak_rss_mb']:.0f} MiB."
+    )
+    return lines
 
 
 if __name__ == "__main__":

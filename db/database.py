@@ -42,8 +42,8 @@ class UnitOfWork(ABC):
     request in a transaction (psycopg autocommit off, commit at exit) cost a get-one 199-201 us of server CPU
     against 138-140 us in autocommit, +45%, for BEGIN and COMMIT round trips that protect nothing.
 
-    Rows are tuples in the order of the statement's columns. (SQLite's, SQLAlchemy rows, also name them; on
-    PostgreSQL, where every request reads one, plain tuples spare psycopg building a row class per query.)
+    Rows are plain tuples in the order of the statement's columns (on PostgreSQL, where every request reads one,
+    they spare psycopg building a row class per query).
     """
 
     __slots__ = ("_transaction_open",)

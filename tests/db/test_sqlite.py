@@ -1,40 +1,132 @@
-"""What every SQLite connection of the service is set up with."""
+"""What the SQLite backend does its own way: how its connections are set up, where reads and writes run, and a
+unit of work that is cancelled midway."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import bindparam, insert, text
 
+from db import tasks
 from db.database import PoolOptions
+from db.models import Task
 from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
 from db.urls import normalised_database_url
+from tasks_api.migrations import upgrade_to_head
+
+T = TypeVar("T")
+
+# A write that does not declare itself alone: it begins a transaction on the writer.
+_INSERT = insert(Task).values(
+    id=bindparam("id"),
+    user_id=bindparam("owner"),
+    title=bindparam("title"),
+    created_at=bindparam("now"),
+    updated_at=bindparam("now"),
+)
 
 
-def _answers(path: Path, *queries: str) -> list[object]:
-    async def run() -> list[object]:
-        database = SQLiteDatabase(normalised_database_url(f"sqlite:///{path}"), PoolOptions())
+def _url(path: Path) -> str:
+    return normalised_database_url(f"sqlite:///{path}")
+
+
+def _on(path: Path, scenario: Callable[[SQLiteDatabase], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = SQLiteDatabase(_url(path), PoolOptions())
         try:
-            answers = []
-            async with database.unit_of_work() as work:
-                for query in queries:
-                    row = await work.fetch_one(text(query), {})
-                    assert row is not None
-                    answers.append(row[0])
-            return answers
+            return await scenario(database)
         finally:
             await database.dispose()
 
     return asyncio.run(run())
 
 
+def _answers(path: Path, *queries: str) -> list[object]:
+    async def ask(database: SQLiteDatabase) -> list[object]:
+        answers = []
+        async with database.unit_of_work() as work:
+            for query in queries:
+                row = await work.fetch_one(text(query), {})
+                assert row is not None
+                answers.append(row[0])
+        return answers
+
+    return _on(path, ask)
+
+
 def test_lower_folds_every_letter_as_postgresql_does(tmp_path: Path) -> None:
     assert _answers(tmp_path / "tasks.db", "SELECT lower('ÉCOLE Ωμέγα')", "SELECT lower(NULL)") == ["école ωμέγα", None]
 
 
-def test_readers_run_beside_the_writer_and_writers_queue(tmp_path: Path) -> None:
-    journal, busy_timeout = _answers(tmp_path / "tasks.db", "PRAGMA journal_mode", "PRAGMA busy_timeout")
+def test_connections_write_ahead_wait_for_the_lock_and_sync_every_commit(tmp_path: Path) -> None:
+    journal, busy_timeout, synchronous = _answers(
+        tmp_path / "tasks.db", "PRAGMA journal_mode", "PRAGMA busy_timeout", "PRAGMA synchronous"
+    )
 
     assert journal == "wal"
     assert busy_timeout == SQLITE_BUSY_TIMEOUT_MS
+    assert synchronous == 2  # FULL
+
+
+def test_a_database_in_memory_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a file"):
+        SQLiteDatabase(_url(Path(":memory:")))
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> Path:
+    path = tmp_path / "tasks.db"
+    upgrade_to_head(_url(path))
+    return path
+
+
+def test_a_read_on_the_loop_sees_a_write_as_soon_as_it_is_answered(migrated: Path) -> None:
+    owner = uuid.uuid4()
+
+    async def write_then_read(database: SQLiteDatabase) -> list[bytes]:
+        seen = []
+        for n in range(20):
+            async with database.unit_of_work() as work:
+                _, created = await tasks.create_task(work, owner, f"task {n}", None)
+            async with database.unit_of_work() as work:
+                page = await tasks.list_tasks(work, owner, tasks.ListQuery(limit=1))
+            seen.append(page.items_json == b"[" + created.json + b"]")
+        return seen
+
+    assert all(_on(migrated, write_then_read))
+
+
+def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated: Path) -> None:
+    owner = uuid.uuid4()
+
+    async def cancel_midway(database: SQLiteDatabase) -> None:
+        inside = asyncio.Event()
+
+        async def unit_that_never_ends() -> None:
+            async with database.unit_of_work() as work:
+                await work.execute(_INSERT, {"id": uuid.uuid4(), "owner": owner, "title": "abandoned", "now": now})
+                inside.set()
+                await asyncio.Event().wait()
+
+        now = datetime.now(UTC)
+        abandoned = asyncio.ensure_future(unit_that_never_ends())
+        await inside.wait()
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        # The writer is free again, and its next write commits on its own.
+        async with database.unit_of_work() as work:
+            await tasks.create_task(work, owner, "kept", None)
+
+    _on(migrated, cancel_midway)
+
+    with sqlite3.connect(migrated) as observer:
+        titles = [row[0] for row in observer.execute("SELECT title FROM tasks")]
+    assert titles == ["kept"]

@@ -140,10 +140,9 @@ def _statements(read: tuple[Any, ...], written: tuple[Any, ...], at_version: Col
     }
 
 
+_POSTGRESQL_DOCUMENT = (postgresql_task_document().label("document"), Task.version)
 STATEMENTS = {
-    "postgresql": _statements(
-        document := (postgresql_task_document().label("document"), Task.version), document, _AT_VERSION["postgresql"]
-    ),
+    "postgresql": _statements(_POSTGRESQL_DOCUMENT, _POSTGRESQL_DOCUMENT, _AT_VERSION["postgresql"]),
     # A write's RETURNING sees its row before SQLite's triggers render the document (db.documents).
     "sqlite": _statements((SQLITE_STORED_DOCUMENT, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]),
 }

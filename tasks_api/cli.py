@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         upgrade_to_head(settings.migration_database_url or settings.database_url)
     if args.command == "serve":
         uvicorn.run(
-            "tasks_api.app:create_app",
+            "tasks_api.app:served_app",
             factory=True,
             host=args.host,
             port=args.port,

@@ -130,3 +130,30 @@ def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated:
     with sqlite3.connect(migrated) as observer:
         titles = [row[0] for row in observer.execute("SELECT title FROM tasks")]
     assert titles == ["kept"]
+
+
+def test_writes_that_wait_together_commit_together_and_fail_alone(migrated: Path) -> None:
+    owner = uuid.uuid4()
+    now = datetime.now(UTC)
+
+    async def write_alone(database: SQLiteDatabase, title: str | None) -> int:
+        async with database.unit_of_work() as work:
+            return await work.execute(
+                _INSERT, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": now}, alone=True
+            )
+
+    async def scenario(database: SQLiteDatabase) -> list[object]:
+        async with database.unit_of_work() as holder:
+            # A unit's open transaction holds back every write alone until it ends: they then go as one group.
+            await holder.execute(_INSERT, {"id": uuid.uuid4(), "owner": owner, "title": "held", "now": now})
+            waiting = [asyncio.ensure_future(write_alone(database, title)) for title in ("first", None, "second")]
+            await asyncio.sleep(0)  # one round of the loop: each write is queued (not a wait for time)
+        return await asyncio.gather(*waiting, return_exceptions=True)
+
+    first, failed, second = _on(migrated, scenario)
+
+    assert (first, second) == (1, 1)
+    assert isinstance(failed, sqlite3.IntegrityError)
+    with sqlite3.connect(migrated) as observer:
+        titles = {row[0] for row in observer.execute("SELECT title FROM tasks")}
+    assert titles == {"held", "first", "second"}

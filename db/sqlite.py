@@ -107,10 +107,10 @@ class _Job:
     in_unit: bool
 
 
-def _outcome(work: Work, connection: sqlite3.Connection | None) -> Any:
-    """What ``work`` returns, or the exception it raised."""
-    if connection is None:
-        return sqlite3.OperationalError("the database could not be opened")
+def _outcome(work: Work, connection: sqlite3.Connection | sqlite3.Error) -> Any:
+    """What ``work`` returns, or the exception it raised; or why the connection could not be opened."""
+    if isinstance(connection, sqlite3.Error):
+        return connection
     try:
         return work(connection)
     except Exception as error:
@@ -152,33 +152,35 @@ class _Writer:
         return await future
 
     def _serve(self) -> None:
-        connection: sqlite3.Connection | None = None
+        connection: sqlite3.Connection | sqlite3.Error = sqlite3.OperationalError("not opened yet")
         waiting: list[_Job] = []  # writes alone, held back while a unit's transaction is open
         while True:
             jobs = [self._jobs.get()]
             with suppress(queue.Empty):
                 while True:
                     jobs.append(self._jobs.get_nowait())
-            if connection is None:
-                with suppress(sqlite3.Error):  # each job is then answered with the error (_outcome)
+            if isinstance(connection, sqlite3.Error):
+                try:
                     connection = _connect(self._path)
+                except sqlite3.Error as error:  # each job is answered with it (a file that cannot be opened: 503)
+                    connection = error
             for job in jobs:
                 if job is None:
                     self._answer([(waiting_job, sqlite3.OperationalError("shut down")) for waiting_job in waiting])
-                    if connection is not None:
+                    if isinstance(connection, sqlite3.Connection):
                         connection.close()
                     return
                 if job.in_unit:
                     self._answer([(job, _outcome(job.work, connection))])
                 else:
                     waiting.append(job)
-            if waiting and not (connection is not None and connection.in_transaction):
+            if waiting and not (isinstance(connection, sqlite3.Connection) and connection.in_transaction):
                 self._answer(self._commit_together(connection, waiting))
                 waiting = []
 
     @staticmethod
-    def _commit_together(connection: sqlite3.Connection | None, jobs: list[_Job]) -> list[tuple[_Job, Any]]:
-        if len(jobs) == 1 or connection is None:
+    def _commit_together(connection: sqlite3.Connection | sqlite3.Error, jobs: list[_Job]) -> list[tuple[_Job, Any]]:
+        if len(jobs) == 1 or isinstance(connection, sqlite3.Error):
             return [(job, _outcome(job.work, connection)) for job in jobs]
         try:
             connection.execute("BEGIN IMMEDIATE")

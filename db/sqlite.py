@@ -113,7 +113,7 @@ def _outcome(work: Work, connection: sqlite3.Connection | sqlite3.Error) -> Any:
         return connection
     try:
         return work(connection)
-    except Exception as error:
+    except Exception as error:  # raised again where the request awaits it
         return error
 
 
@@ -164,9 +164,10 @@ class _Writer:
                     connection = _connect(self._path)
                 except sqlite3.Error as error:  # each job is answered with it (a file that cannot be opened: 503)
                     connection = error
-            for job in jobs:
+            for index, job in enumerate(jobs):
                 if job is None:
-                    self._answer([(waiting_job, sqlite3.OperationalError("shut down")) for waiting_job in waiting])
+                    unanswered = [*waiting, *(late for late in jobs[index + 1 :] if late is not None)]
+                    self._answer([(late, sqlite3.ProgrammingError("the database is closed")) for late in unanswered])
                     if isinstance(connection, sqlite3.Connection):
                         connection.close()
                     return

@@ -21,8 +21,10 @@ import psycopg
 import pytest
 import uvicorn
 from psycopg import sql
+from sqlalchemy import bindparam, insert
 from sqlalchemy.engine import make_url
 
+from db import models
 from db.urls import normalised_database_url
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -256,3 +258,14 @@ AWKWARD_TEXTS = {
     "slash-separators-bom-astral": "/ </script> \u2028 \u2029 \ufeff \U0001f600 \u00a0",
     "quotes": "'; DROP TABLE tasks; --",
 }
+
+
+# A task inserted by a statement that does not declare itself alone (db.database.UnitOfWork), as an operation
+# with several statements would issue it: it begins the unit's transaction.
+INSERT_TASK = insert(models.Task).values(
+    id=bindparam("id"),
+    user_id=bindparam("owner"),
+    title=bindparam("title"),
+    created_at=bindparam("now"),
+    updated_at=bindparam("now"),
+)

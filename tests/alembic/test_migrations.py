@@ -107,7 +107,7 @@ def test_tasks_created_before_sqlite_kept_documents_read_back_as_created(empty_d
         database = open_database(empty_database_url)
         await database.open()
         try:
-            created = []
+            created: list[bytes] = []
             for title, description in (("first", None), ('École 🙂 \\ "', "a\tb")):
                 async with database.unit_of_work() as work:
                     created.append((await tasks.create_task(work, owner, title, description))[1].json)
@@ -127,10 +127,8 @@ def test_tasks_created_before_sqlite_kept_documents_read_back_as_created(empty_d
     created = asyncio.run(create())
     command.upgrade(config, "head")
 
-    assert (
-        asyncio.run(read()).items_json
-        == b"[" + b",".join(sorted(created, key=lambda task: json.loads(task)["title"])) + b"]"
-    )
+    by_title: list[bytes] = sorted(created, key=lambda task: json.loads(task)["title"])
+    assert asyncio.run(read()).items_json == b"[" + b",".join(by_title) + b"]"
 
 
 def test_models_and_migrations_are_in_sync(empty_database_url: str) -> None:

@@ -13,25 +13,15 @@ from typing import TypeVar
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import text
 
 from db import tasks
 from db.backends import open_database
 from db.database import Database, PoolOptions, UnitOfWork
-from db.models import Task
 from tasks_api.migrations import upgrade_to_head
-from tests.support import fresh_database
+from tests.support import INSERT_TASK, fresh_database
 
 T = TypeVar("T")
-
-# A write that does not declare itself alone, as a future operation with several statements would issue.
-_INSERT = insert(Task).values(
-    id=bindparam("id"),
-    user_id=bindparam("owner"),
-    title=bindparam("title"),
-    created_at=bindparam("now"),
-    updated_at=bindparam("now"),
-)
 
 
 class Abandoned(Exception):
@@ -56,7 +46,7 @@ def _run(url: str, scenario: Callable[[Database], Awaitable[T]]) -> T:
 
 
 async def _insert(work: UnitOfWork, owner: uuid.UUID, title: str) -> None:
-    await work.execute(_INSERT, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": datetime.now(UTC)})
+    await work.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": datetime.now(UTC)})
 
 
 async def _titles(database: Database, owner: uuid.UUID) -> set[str]:

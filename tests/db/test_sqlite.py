@@ -12,25 +12,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import text
 
 from db import tasks
 from db.database import PoolOptions
-from db.models import Task
 from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
 from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
+from tests.support import INSERT_TASK
 
 T = TypeVar("T")
-
-# A write that does not declare itself alone: it begins a transaction on the writer.
-_INSERT = insert(Task).values(
-    id=bindparam("id"),
-    user_id=bindparam("owner"),
-    title=bindparam("title"),
-    created_at=bindparam("now"),
-    updated_at=bindparam("now"),
-)
 
 
 def _url(path: Path) -> str:
@@ -90,7 +81,7 @@ def migrated(tmp_path: Path) -> Path:
 def test_a_read_on_the_loop_sees_a_write_as_soon_as_it_is_answered(migrated: Path) -> None:
     owner = uuid.uuid4()
 
-    async def write_then_read(database: SQLiteDatabase) -> list[bytes]:
+    async def write_then_read(database: SQLiteDatabase) -> list[bool]:
         seen = []
         for n in range(20):
             async with database.unit_of_work() as work:
@@ -111,7 +102,7 @@ def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated:
 
         async def unit_that_never_ends() -> None:
             async with database.unit_of_work() as work:
-                await work.execute(_INSERT, {"id": uuid.uuid4(), "owner": owner, "title": "abandoned", "now": now})
+                await work.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "abandoned", "now": now})
                 inside.set()
                 await asyncio.Event().wait()
 
@@ -139,13 +130,13 @@ def test_writes_that_wait_together_commit_together_and_fail_alone(migrated: Path
     async def write_alone(database: SQLiteDatabase, title: str | None) -> int:
         async with database.unit_of_work() as work:
             return await work.execute(
-                _INSERT, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": now}, alone=True
+                INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": now}, alone=True
             )
 
     async def scenario(database: SQLiteDatabase) -> list[object]:
         async with database.unit_of_work() as holder:
             # A unit's open transaction holds back every write alone until it ends: they then go as one group.
-            await holder.execute(_INSERT, {"id": uuid.uuid4(), "owner": owner, "title": "held", "now": now})
+            await holder.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "held", "now": now})
             waiting = [asyncio.ensure_future(write_alone(database, title)) for title in ("first", None, "second")]
             await asyncio.sleep(0)  # one round of the loop: each write is queued (not a wait for time)
         return await asyncio.gather(*waiting, return_exceptions=True)

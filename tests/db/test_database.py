@@ -1,15 +1,16 @@
-"""The unit of work's contract, on both backends: one transaction per unit, committed at its end or rolled back
-with its exception; a statement run ``alone`` is committed at once; the connection always goes back."""
+"""The unit of work's contract, on both backends and on PostgreSQL as through a transaction pooler: one
+transaction per unit, committed at its end or rolled back with its exception; a statement run ``alone`` is
+committed at once; the connection always goes back."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import psycopg
 import pytest
@@ -24,13 +25,31 @@ from tests.support import INSERT_TASK, fresh_database
 T = TypeVar("T")
 
 
+class Target(NamedTuple):
+    url: str
+    transaction_pooler: bool
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("sqlite", False), ("postgresql", False), ("postgresql", True)],
+    ids=["sqlite", "postgresql", "postgresql-transaction-pooler"],
+)
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    backend, transaction_pooler = request.param
+    with fresh_database(backend, tmp_path_factory.mktemp("units")) as url:
+        upgrade_to_head(url)
+        yield Target(url, transaction_pooler)
+
+
 class Abandoned(Exception):
     """Raised inside a unit to end it with an error."""
 
 
-def _with_database(url: str, scenario: Callable[[Database], Awaitable[T]], pool: PoolOptions) -> T:
+def _with_database(target: Target, scenario: Callable[[Database], Awaitable[T]], size: int) -> T:
     async def run() -> T:
-        database = open_database(url, pool)
+        pool = PoolOptions(size=size, max_overflow=0, transaction_pooler=target.transaction_pooler)
+        database = open_database(target.url, pool)
         await database.open()
         try:
             return await scenario(database)
@@ -40,9 +59,9 @@ def _with_database(url: str, scenario: Callable[[Database], Awaitable[T]], pool:
     return asyncio.run(run())
 
 
-def _run(url: str, scenario: Callable[[Database], Awaitable[T]]) -> T:
+def _run(target: Target, scenario: Callable[[Database], Awaitable[T]]) -> T:
     """Runs a scenario on a pool of two connections: the unit under test and an observer beside it."""
-    return _with_database(url, scenario, PoolOptions(size=2, max_overflow=0))
+    return _with_database(target, scenario, size=2)
 
 
 async def _insert(work: UnitOfWork, owner: uuid.UUID, title: str) -> None:
@@ -56,7 +75,7 @@ async def _titles(database: Database, owner: uuid.UUID) -> set[str]:
     return {task["title"] for task in json.loads(page.items_json)}
 
 
-def test_a_unit_commits_its_statements_together_when_it_ends(database_url: str) -> None:
+def test_a_unit_commits_its_statements_together_when_it_ends(target: Target) -> None:
     owner = uuid.uuid4()
 
     async def scenario(database: Database) -> tuple[set[str], set[str]]:
@@ -66,13 +85,13 @@ def test_a_unit_commits_its_statements_together_when_it_ends(database_url: str) 
             during = await _titles(database, owner)
         return during, await _titles(database, owner)
 
-    during, after = _run(database_url, scenario)
+    during, after = _run(target, scenario)
 
     assert during == set()
     assert after == {"first", "second"}
 
 
-def test_a_unit_that_raises_rolls_its_transaction_back(database_url: str) -> None:
+def test_a_unit_that_raises_rolls_its_transaction_back(target: Target) -> None:
     owner = uuid.uuid4()
 
     async def scenario(database: Database) -> set[str]:
@@ -83,10 +102,10 @@ def test_a_unit_that_raises_rolls_its_transaction_back(database_url: str) -> Non
                 raise Abandoned
         return await _titles(database, owner)
 
-    assert _run(database_url, scenario) == set()
+    assert _run(target, scenario) == set()
 
 
-def test_a_statement_run_alone_is_visible_to_other_connections_at_once(database_url: str) -> None:
+def test_a_statement_run_alone_is_visible_to_other_connections_at_once(target: Target) -> None:
     owner = uuid.uuid4()
 
     async def scenario(database: Database) -> set[str]:
@@ -94,10 +113,10 @@ def test_a_statement_run_alone_is_visible_to_other_connections_at_once(database_
             await tasks.create_task(work, owner, "alone", None)
             return await _titles(database, owner)
 
-    assert _run(database_url, scenario) == {"alone"}
+    assert _run(target, scenario) == {"alone"}
 
 
-def test_statements_after_one_run_alone_join_a_transaction(database_url: str) -> None:
+def test_statements_after_one_run_alone_join_a_transaction(target: Target) -> None:
     owner = uuid.uuid4()
 
     async def scenario(database: Database) -> tuple[set[str], set[str]]:
@@ -111,13 +130,13 @@ def test_statements_after_one_run_alone_join_a_transaction(database_url: str) ->
                 raise Abandoned
         return during, await _titles(database, owner)
 
-    during, after = _run(database_url, scenario)
+    during, after = _run(target, scenario)
 
     assert during == {"alone"}
     assert after == {"alone"}
 
 
-def test_a_unit_that_raises_returns_its_connection_to_the_pool(database_url: str) -> None:
+def test_a_unit_that_raises_returns_its_connection_to_the_pool(target: Target) -> None:
     owner = uuid.uuid4()
 
     async def scenario(database: Database) -> set[str]:
@@ -132,7 +151,7 @@ def test_a_unit_that_raises_returns_its_connection_to_the_pool(database_url: str
         # The pool holds one connection: had either unit kept it, this checkout would time out.
         return await _titles(database, owner)
 
-    assert _with_database(database_url, scenario, PoolOptions(size=1, max_overflow=0)) == {"kept"}
+    assert _with_database(target, scenario, size=1) == {"kept"}
 
 
 def test_a_unit_whose_connection_broke_is_given_a_new_one(tmp_path: Path) -> None:
@@ -150,6 +169,6 @@ def test_a_unit_whose_connection_broke_is_given_a_new_one(tmp_path: Path) -> Non
 
     with fresh_database("postgresql", tmp_path) as url:
         upgrade_to_head(url)
-        titles = _with_database(url, scenario, PoolOptions(size=1, max_overflow=0))
+        titles = _with_database(Target(url, transaction_pooler=False), scenario, size=1)
 
     assert titles == {"on a new connection"}

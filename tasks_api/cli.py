@@ -133,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             log_config=log_config,
             access_log=False,
             timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
+            timeout_keep_alive=max(1, round(settings.keep_alive)),
         )
 
 

@@ -94,6 +94,9 @@ class Settings:
     pool: PoolOptions = field(default_factory=PoolOptions)
     # Seconds in-flight requests get to finish after SIGTERM before they are cut off.
     shutdown_grace: float = 30.0
+    # Seconds an idle client connection is kept open: longer than a load balancer keeps its idle connections to
+    # an instance, so that the balancer closes them, never the instance as the balancer sends a request on one.
+    keep_alive: float = 75.0
     access_log: bool = True
     # How bearer tokens are verified; None: they are not, and the path's user_id is trusted.
     tokens: TokenSettings | None = None
@@ -127,6 +130,7 @@ class Settings:
                 transaction_pooler=_transaction_pooler(database_url),
             ),
             shutdown_grace=_number("TASKS_API_SHUTDOWN_GRACE", 30.0),
+            keep_alive=_number("TASKS_API_KEEP_ALIVE", 75.0),
             access_log=_flag("TASKS_API_ACCESS_LOG", default=True),
             tokens=tokens,
             auth_configured=auth_configured,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -136,3 +138,18 @@ def test_serve_on_loopback_without_configuration_trusts_the_path_and_says_so(tmp
 
     warnings = [json.loads(line) for line in server.log if '"warning"' in line]
     assert any("TASKS_API_AUTH=none" in warning["message"] for warning in warnings)
+
+
+def test_serve_closes_an_idle_connection_after_the_keep_alive_it_is_given(tmp_path: Path) -> None:
+    with serving(f"sqlite:///{tmp_path / 'tasks.db'}", TASKS_API_KEEP_ALIVE="2") as server:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(b"GET /api/health/live HTTP/1.1\r\nHost: tasks\r\n\r\n")
+            answered = connection.recv(65536)
+            idle_since = time.monotonic()
+            # The server's close is the event waited for: recv returns b"" when it comes.
+            assert connection.recv(65536) == b""
+            idle = time.monotonic() - idle_since
+
+    assert answered.startswith(b"HTTP/1.1 200")
+    assert 1.5 < idle < 4.5

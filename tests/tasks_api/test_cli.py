@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import TASKS_API, new_user, serving, wait_for
+from tests.support import TASKS_API, answers, new_user, serving, wait_for
 from tests.tokens import SECRET
 
 
@@ -39,18 +39,11 @@ def test_serve_migrates_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> N
     assert {"tasks", "alembic_version"} <= _tables(database)
 
 
-def _answers(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/api/health/live").status_code == 200
-    except httpx.ConnectError:
-        return False
-
-
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_everything_serve_writes_to_stderr_is_a_json_line(tmp_path: Path, workers: str) -> None:
     with serving(f"sqlite:///{tmp_path / 'tasks.db'}", "--workers", workers) as server:
         # With several workers, uvicorn announces the socket before the workers have started.
-        wait_for(lambda: _answers(server.base_url), what="a worker to answer")
+        wait_for(lambda: answers(f"{server.base_url}/api/health/live"), what="a worker to answer")
         assert httpx.get(f"{server.base_url}/api/{new_user()}/tasks").status_code == 200
         assert server.stop() == 0
 

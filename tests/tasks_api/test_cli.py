@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -136,13 +136,18 @@ def test_serve_on_loopback_without_configuration_trusts_the_path_and_says_so(tmp
 def test_serve_closes_an_idle_connection_after_the_keep_alive_it_is_given(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'tasks.db'}", TASKS_API_KEEP_ALIVE="2") as server:
         host, port = server.base_url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=30) as connection:
-            connection.sendall(b"GET /api/health/live HTTP/1.1\r\nHost: tasks\r\n\r\n")
-            answered = connection.recv(65536)
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            connection.request("GET", "/api/health/live")
+            answered = connection.getresponse()
+            answered.read()
             idle_since = time.monotonic()
             # The server's close is the event waited for: recv returns b"" when it comes.
-            assert connection.recv(65536) == b""
+            assert connection.sock is not None
+            assert connection.sock.recv(65536) == b""
             idle = time.monotonic() - idle_since
+        finally:
+            connection.close()
 
-    assert answered.startswith(b"HTTP/1.1 200")
+    assert answered.status == 200
     assert 1.5 < idle < 4.5

@@ -1,5 +1,5 @@
-"""What the SQLite backend does its own way: how its connections are set up, where reads and writes run, and a
-unit of work that is cancelled midway."""
+"""What the SQLite backend does its own way: how its connections are set up, where reads and writes run, a unit
+of work that is cancelled midway, a file that cannot be opened yet, and writes still queued when it closes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from db import tasks
 from db.database import PoolOptions
+from db.errors import is_unavailable
 from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
 from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
@@ -148,3 +149,54 @@ def test_writes_that_wait_together_commit_together_and_fail_alone(migrated: Path
     with sqlite3.connect(migrated) as observer:
         titles = {row[0] for row in observer.execute("SELECT title FROM tasks")}
     assert titles == {"held", "first", "second"}
+
+
+def test_a_file_that_cannot_be_opened_fails_each_write_as_unavailable_until_it_can(tmp_path: Path) -> None:
+    path = tmp_path / "not yet" / "tasks.db"
+    owner = uuid.uuid4()
+
+    async def write(database: SQLiteDatabase) -> tasks.VersionedTask:
+        async with database.unit_of_work() as work:
+            _, created = await tasks.create_task(work, owner, "kept", None)
+        return created
+
+    async def scenario(database: SQLiteDatabase) -> tuple[list[BaseException], tasks.VersionedTask]:
+        refused: list[BaseException] = []
+        for _ in range(2):
+            with pytest.raises(sqlite3.Error) as error:
+                await write(database)
+            refused.append(error.value)
+        path.parent.mkdir()
+        await asyncio.to_thread(upgrade_to_head, _url(path))
+        return refused, await write(database)
+
+    refused, created = _on(path, scenario)
+
+    assert all(is_unavailable(error) for error in refused)
+    with sqlite3.connect(path) as observer:
+        assert observer.execute("SELECT title FROM tasks").fetchall() == [("kept",)]
+    assert b'"kept"' in created.json
+
+
+def test_writes_still_queued_when_the_database_closes_are_answered(migrated: Path) -> None:
+    owner = uuid.uuid4()
+    now = datetime.now(UTC)
+
+    async def scenario(database: SQLiteDatabase) -> list[object]:
+        async def write_alone() -> int:
+            async with database.unit_of_work() as work:
+                return await work.execute(
+                    INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "late", "now": now}, alone=True
+                )
+
+        async with database.unit_of_work() as holder:
+            # Held back behind the unit's open transaction, the writes are still queued when the database closes.
+            await holder.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "held", "now": now})
+            waiting = [asyncio.ensure_future(write_alone()) for _ in range(3)]
+            await asyncio.sleep(0)  # one round of the loop: each write is queued (not a wait for time)
+            await asyncio.to_thread(database.writer.close)
+        return await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), timeout=30)
+
+    answers = _on(migrated, scenario)
+
+    assert [type(answer) for answer in answers] == [sqlite3.ProgrammingError] * 3

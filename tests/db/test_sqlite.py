@@ -124,21 +124,24 @@ def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated:
     assert titles == ["kept"]
 
 
+async def _insert_alone(database: SQLiteDatabase, owner: uuid.UUID, title: str | None, now: datetime) -> int:
+    async with database.unit_of_work() as work:
+        return await work.execute(
+            INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": now}, alone=True
+        )
+
+
 def test_writes_that_wait_together_commit_together_and_fail_alone(migrated: Path) -> None:
     owner = uuid.uuid4()
     now = datetime.now(UTC)
-
-    async def write_alone(database: SQLiteDatabase, title: str | None) -> int:
-        async with database.unit_of_work() as work:
-            return await work.execute(
-                INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": now}, alone=True
-            )
 
     async def scenario(database: SQLiteDatabase) -> list[object]:
         async with database.unit_of_work() as holder:
             # A unit's open transaction holds back every write alone until it ends: they then go as one group.
             await holder.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "held", "now": now})
-            waiting = [asyncio.ensure_future(write_alone(database, title)) for title in ("first", None, "second")]
+            waiting = [
+                asyncio.ensure_future(_insert_alone(database, owner, title, now)) for title in ("first", None, "second")
+            ]
             await asyncio.sleep(0)  # one round of the loop: each write is queued (not a wait for time)
         return await asyncio.gather(*waiting, return_exceptions=True)
 
@@ -183,16 +186,10 @@ def test_writes_still_queued_when_the_database_closes_are_answered(migrated: Pat
     now = datetime.now(UTC)
 
     async def scenario(database: SQLiteDatabase) -> list[object]:
-        async def write_alone() -> int:
-            async with database.unit_of_work() as work:
-                return await work.execute(
-                    INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "late", "now": now}, alone=True
-                )
-
         async with database.unit_of_work() as holder:
             # Held back behind the unit's open transaction, the writes are still queued when the database closes.
             await holder.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "held", "now": now})
-            waiting = [asyncio.ensure_future(write_alone()) for _ in range(3)]
+            waiting = [asyncio.ensure_future(_insert_alone(database, owner, "late", now)) for _ in range(3)]
             await asyncio.sleep(0)  # one round of the loop: each write is queued (not a wait for time)
             await asyncio.to_thread(database.writer.close)
         return await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), timeout=30)

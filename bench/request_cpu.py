@@ -36,7 +36,7 @@ from compare import fresh_database
 
 import handlers.tasks
 from db.backends import open_database
-from db.tasks import create_task
+from db.tasks import TaskFields, create_task
 from db.urls import normalised_database_url
 from tasks_api.app import create_app
 from tasks_api.logs import logging_config
@@ -52,10 +52,10 @@ async def _seed(url: str) -> list[str]:
     await database.open()
     paths = []
     for _ in range(16):
-        user = uuid.uuid4()
+        user = str(uuid.uuid4())
         async with database.unit_of_work() as work:
             for n in range(16):
-                task_id, _ = await create_task(work, user, f"task {n}", None)
+                task_id, _ = await create_task(work, user, TaskFields(f"task {n}"))
                 paths.append(f"/api/{user}/tasks/{task_id}")
     await database.dispose()
     return paths

@@ -1,7 +1,8 @@
 """The JSON the service answers with: a task's document and the list envelope, each in one place.
 
 The task's fields are listed once, ``TASK_FIELDS``, and rendered three ways to the same bytes: compact JSON,
-keys in that order, RFC 3339 UTC timestamps with microseconds and a Z. PostgreSQL renders them itself (one
+keys in that order, RFC 3339 UTC timestamps with microseconds and a Z, the priority by name, the tags as an
+array. PostgreSQL renders them itself (one
 value crosses the wire per page instead of a row per task, and Python never touches the fields); SQLite
 renders each on write and keeps it in the row; Python renders a task it has just created or changed on SQLite
 with orjson, from the values it wrote.
@@ -14,19 +15,33 @@ does (``\\"``, ``\\\\``, the short escapes for backspace, form feed, newline, ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, ColumnElement, Select, Text, Uuid, bindparam, cast, func, literal_column, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import LateralFromClause
 
-from db.models import Task, UTCDateTime
+from db.models import PRIORITY_RANKS, Task, UTCDateTime
 
-# The document's keys are the columns' names, in this order.
+# The document's keys are the columns' names, in this order (new fields go last: a document written before
+# they existed reads back as the same bytes up to them).
 TASK_FIELDS: tuple[InstrumentedAttribute[Any], ...] = (
     Task.id,
     Task.title,
@@ -35,14 +50,19 @@ TASK_FIELDS: tuple[InstrumentedAttribute[Any], ...] = (
     Task.created_at,
     Task.updated_at,
     Task.user_id,
+    Task.priority,
+    Task.tags,
+    Task.due_at,
 )
 _KEYS = tuple(field.key for field in TASK_FIELDS)
+PRIORITY_NAMES = {rank: name for name, rank in PRIORITY_RANKS.items()}
 
 _RFC3339_UTC: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'""")
 
 
 def timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: strftime writes a year before 1000 with fewer than four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def timestamp_text(column: Any) -> ColumnElement[str]:
@@ -58,13 +78,10 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value, default=timestamp, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
-def _task(task: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: task[key] for key in _KEYS}
-
-
 def task_json(task: Mapping[str, Any]) -> bytes:
-    """One task's document, from its fields by name (a row's ``_mapping`` or a dict)."""
-    return _json(_task(task))
+    """One task's document, from its fields by name as the API gives them (the priority by name, the due date
+    as a datetime or None)."""
+    return _json({key: task[key] for key in _KEYS})
 
 
 def list_json(items_json: bytes, count: int, next_cursor: str | None) -> bytes:
@@ -72,13 +89,27 @@ def list_json(items_json: bytes, count: int, next_cursor: str | None) -> bytes:
     return b'{"items":%b,"count":%d,"next_cursor":%b}' % (items_json, count, orjson.dumps(next_cursor))
 
 
+def last_task(items_json: bytes) -> dict[str, Any]:
+    """The last task of a non-empty page, parsed: where the next page begins."""
+    # Past the comma before it, or past the opening bracket when it is the only one.
+    return dict(orjson.loads(items_json[max(items_json.rfind(_DOCUMENT_START_BYTES), 0) + 1 : -1]))
+
+
 # ---- PostgreSQL ------------------------------------------------------------------------------------------
+
+
+def _postgresql_value(field: InstrumentedAttribute[Any]) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
+    if isinstance(field.type, UTCDateTime):
+        return timestamp_text(field)
+    if field is Task.priority:
+        return case({rank: literal_column(f"'{name}'") for rank, name in PRIORITY_NAMES.items()}, value=field)
+    return field
 
 
 def _document_row() -> LateralFromClause:
     """The enclosing statement's task as a row whose column names and order are the document's keys."""
-    values = (timestamp_text(field) if isinstance(field.type, UTCDateTime) else field for field in TASK_FIELDS)
-    return select(*(value.label(key) for value, key in zip(values, _KEYS, strict=True))).correlate(Task).lateral("task")
+    values = (_postgresql_value(field).label(key) for field, key in zip(TASK_FIELDS, _KEYS, strict=True))
+    return select(*values).correlate(Task).lateral("task")
 
 
 def postgresql_task_document() -> ColumnElement[str]:
@@ -90,18 +121,19 @@ def postgresql_task_document() -> ColumnElement[str]:
 def postgresql_list_page(
     conditions: Sequence[ColumnElement[bool]],
     order: Sequence[ColumnElement[Any]],
-    key: InstrumentedAttribute[Any],
     total: ColumnElement[int],
+    *,
+    offset: bool,
 ) -> Select[Any]:
-    """A page as one row: the JSON array of its tasks, how many rows were read (``:limit`` + 1 means another
-    page follows), the last task's sort key and id (where the next page starts) and the filter's total."""
-    key_text = timestamp_text(key) if key is not Task.title else key
+    """A page as one row: the JSON array of its tasks, how many rows were read (``:fetch``, ``:limit`` + 1,
+    means another page follows), the page's last task (where the next page starts) and the filter's total.
+
+    Positions count from the first matching task, so with ``offset`` the page is positions ``:offset`` + 1 to
+    ``:offset`` + ``:limit``."""
     document = _document_row()
     page = (
         select(
             cast(func.row_to_json(document.table_valued()), Text).label("document"),
-            key_text.label("key"),
-            Task.id.label("id"),
             func.row_number().over(order_by=order).label("position"),
         )
         .select_from(Task)
@@ -109,32 +141,36 @@ def postgresql_list_page(
         .where(*conditions)
         .order_by(*order)
         .limit(bindparam("fetch"))
-        .subquery("page")
     )
-    on_page = page.c.position <= bindparam("limit")
-    is_last = page.c.position == bindparam("limit")
+    if offset:
+        page = page.offset(bindparam("offset"))
+    paged = page.subquery("page")
+    on_page = paged.c.position <= bindparam("last_position")
     # concat() skips the NULL of an empty aggregate, so an empty page is "[]".
-    items = func.string_agg(page.c.document, aggregate_order_by(literal_column("','"), page.c.position))
+    items = func.string_agg(paged.c.document, aggregate_order_by(literal_column("','"), paged.c.position))
     return select(
         func.concat(literal_column("'['"), items.filter(on_page), literal_column("']'")).label("items"),
         func.count().label("fetched"),
-        func.max(page.c.key).filter(is_last).label("last_key"),
-        func.max(cast(page.c.id, Text)).filter(is_last).label("last_id"),
         total.label("matching"),
     )
 
 
 # ---- SQLite ----------------------------------------------------------------------------------------------
-# Each row keeps its document, rendered by triggers on every write (migration 0003), so a read only copies it:
+# Each row keeps its document, rendered by triggers on every write (migration 0004), so a read only copies it:
 # rendering a page of 1,000 on every read cost 3-8 ms, in Python or in SQLite's json_object. Not in the models,
 # which mirror what both databases have.
 SQLITE_STORED_DOCUMENT: ColumnElement[str] = literal_column("tasks.document", Text)
 # Where each document of a page begins: no string value can hold these characters unescaped.
 _DOCUMENT_START = '{"' + _KEYS[0] + '":"'
+_DOCUMENT_START_BYTES = ("," + _DOCUMENT_START).encode()
 
 
 def sqlite_list_page(
-    conditions: Sequence[ColumnElement[bool]], order: Sequence[ColumnElement[Any]], total: ColumnElement[int]
+    conditions: Sequence[ColumnElement[bool]],
+    order: Sequence[ColumnElement[Any]],
+    total: ColumnElement[int],
+    *,
+    offset: bool,
 ) -> Select[Any]:
     """A page as one row: its stored documents joined by commas in order (up to ``:limit`` + 1, where one more
     means another page follows), how many were read, and the filter's total.
@@ -143,31 +179,27 @@ def sqlite_list_page(
     order). One string per page instead of a row per task, each with its key and id as Python objects: a list
     of 1,000 took 0.6 ms in process instead of 2.8 ms; most of what is left is SQLite reading each task's row.
     """
-    page = (
-        select(SQLITE_STORED_DOCUMENT.label("document"))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(bindparam("fetch"))
-        .subquery("page")
-    )
-    return select(func.group_concat(page.c.document, literal_column("','")), func.count(), total)
+    page = select(SQLITE_STORED_DOCUMENT.label("document")).where(*conditions).order_by(*order)
+    page = page.limit(bindparam("fetch"))
+    if offset:
+        page = page.offset(bindparam("offset"))
+    paged = page.subquery("page")
+    return select(func.group_concat(paged.c.document, literal_column("','")), func.count(), total)
 
 
-def split_stored_page(joined: str | None, fetched: int, limit: int) -> tuple[bytes, dict[str, Any] | None]:
-    """The JSON array of a page from ``sqlite_list_page``'s documents, and its last task (parsed) when another
-    page follows."""
+def split_stored_page(joined: str | None, fetched: int, limit: int) -> bytes:
+    """The JSON array of a page from ``sqlite_list_page``'s documents, without the one beyond ``limit``."""
     if not joined:
-        return b"[]", None
-    if fetched <= limit:
-        return b"[" + joined.encode() + b"]", None
-    kept = joined[: joined.rindex("," + _DOCUMENT_START)]
-    last = orjson.loads(kept[kept.rfind(_DOCUMENT_START) :])
-    return b"[" + kept.encode() + b"]", last
+        return b"[]"
+    if fetched > limit:
+        joined = joined[: joined.rindex("," + _DOCUMENT_START)]
+    return b"[" + joined.encode() + b"]"
 
 
 # A write's RETURNING sees its row before those triggers run, so a written task is rendered here from the
 # values as SQLAlchemy stores them on SQLite (and db.sqlite binds them): a UUID as 32 lower-case hex digits, a
-# timestamp as UTC text "YYYY-MM-DD HH:MM:SS.ffffff", a boolean as 0 or 1.
+# timestamp as UTC text "YYYY-MM-DD HH:MM:SS.ffffff", a boolean as 0 or 1, the priority as its rank, the tags
+# as a JSON array.
 
 
 def _dashed(hex_digits: str) -> str:
@@ -175,21 +207,25 @@ def _dashed(hex_digits: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _rfc3339(stored: str) -> str:
-    return stored.replace(" ", "T") + "Z"
+def _rfc3339(stored: str | None) -> str | None:
+    return stored.replace(" ", "T") + "Z" if stored is not None else None
 
 
 def _stored_as_is(value: Any) -> Any:
     return value
 
 
-def _sqlite_converter(field: InstrumentedAttribute[Any]) -> Any:
+def _sqlite_converter(field: InstrumentedAttribute[Any]) -> Callable[[Any], Any]:
     if isinstance(field.type, Uuid):
         return _dashed
     if isinstance(field.type, UTCDateTime):
         return _rfc3339
     if isinstance(field.type, Boolean):
         return bool
+    if field is Task.priority:
+        return PRIORITY_NAMES.__getitem__
+    if field is Task.tags:
+        return orjson.Fragment
     return _stored_as_is
 
 

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, MetaData, String, Uuid, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -20,6 +40,10 @@ NAMING_CONVENTION = {
 
 TITLE_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 2000
+# The longest id an identity provider may give a user (the spec's opaque user ids).
+USER_ID_MAX_LENGTH = 128
+# Priorities are stored as their rank, so that a sort by priority is a sort by a number.
+PRIORITY_RANKS = {"Low": 1, "Medium": 2, "High": 3}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -43,13 +67,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# A task's tags: a text array on PostgreSQL, a JSON array on SQLite; either way trimmed, lower-cased, unique and
+# sorted (db.tasks), so the stored value is the one every answer carries.
+TAGS_TYPE = ARRAY(Text).with_variant(JSON(), "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Task(Base):
     __tablename__ = "tasks"
-    __table_args__ = (Index("idx_task_user_id", "user_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
@@ -57,23 +85,78 @@ class Task(Base):
     is_completed: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # The identity provider's id, as the API canonicalises it (a UUID in lower case).
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX_LENGTH))
     # Bumped by every write; the ETag of the task.
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text(str(PRIORITY_RANKS["Medium"])))
+    tags: Mapped[list[str]] = mapped_column(TAGS_TYPE)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# One index per list sort, each ending in id so the order is total (see migration 0002).
+class NoDueDate(ColumnElement[datetime]):
+    """What a task without a due date sorts as: after every date (``last``), or before every date.
+
+    ``coalesce(due_at, NoDueDate(...))`` is the key of the due-date sorts: never NULL, so a keyset position
+    compares as a row, and an index on it serves the sort with tasks without a due date last both ways."""
+
+    inherit_cache = True
+
+    def __init__(self, *, last: bool) -> None:
+        self.last = last
+        self.type = UTCDateTime()
+
+
+@compiles(NoDueDate, "postgresql")
+def _no_due_date_on_postgresql(element: NoDueDate, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "'infinity'::timestamptz" if element.last else "'-infinity'::timestamptz"
+
+
+@compiles(NoDueDate, "sqlite")
+def _no_due_date_on_sqlite(element: NoDueDate, _compiler: SQLCompiler, **_kw: Any) -> str:
+    # SQLite keeps timestamps as text beginning with a digit: "~" sorts after every one, "" before.
+    return "'~'" if element.last else "''"
+
+
+def due_sort_key(*, last: bool) -> ColumnElement[datetime]:
+    """The due date as a sort key, tasks without one placed ``last`` (or first) in ascending order."""
+    return func.coalesce(Task.due_at, NoDueDate(last=last))
+
+
+# One index per list sort, each ending in id so the order is total (see migrations 0002 and 0004). Each
+# serves its sort in both directions; the due-date sorts need two, since tasks without a due date come last
+# in both.
 Index("idx_task_user_created", Task.user_id, Task.created_at.desc(), Task.id.desc())
 Index("idx_task_user_updated", Task.user_id, Task.updated_at.desc(), Task.id.desc())
 Index("idx_task_user_title", Task.user_id, Task.title, Task.id)
 Index("idx_task_user_completed_created", Task.user_id, Task.is_completed, Task.created_at.desc(), Task.id.desc())
+Index("idx_task_user_priority", Task.user_id, Task.priority, Task.created_at, Task.id)
+Index("idx_task_user_due_first", Task.user_id, due_sort_key(last=True), Task.created_at, Task.id)
+Index("idx_task_user_due_last", Task.user_id, due_sort_key(last=False), Task.created_at, Task.id)
+# Built from SQL rather than compared by Alembic's autogenerate, which cannot read them back on SQLite.
+EXPRESSION_INDEXES = frozenset({"idx_task_user_due_first", "idx_task_user_due_last"})
+
+
+class TaskTag(Base):
+    """Which of a user's tasks carry a tag: the index of the tag filter, kept by triggers from ``tasks.tags``."""
+
+    __tablename__ = "task_tags"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "tag", "task_id"),)
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX_LENGTH))
+    tag: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
 
 class TaskCount(Base):
-    """How many tasks, and completed tasks, a user has; kept current by triggers on ``tasks``."""
+    """How many tasks a user has, completed ones and ones of each priority; kept current by triggers on
+    ``tasks``."""
 
     __tablename__ = "task_counts"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX_LENGTH), primary_key=True)
     total: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     completed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    high: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    medium: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    low: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -40,8 +40,6 @@ from db.database import PoolOptions, UnitOfWork
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Every commit is on disk before it is acknowledged (WAL, fsync per commit): a power loss loses no answered write.
 SQLITE_SYNCHRONOUS = "FULL"
-# The text SQLAlchemy stores a timestamp as on SQLite; db.documents renders it.
-_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 _compile = CompiledStatements(sqlite.pysqlite.dialect(paramstyle="named"))
 
@@ -53,7 +51,9 @@ def _stored(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return value.hex
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
+        # As SQLAlchemy writes it, "YYYY-MM-DD HH:MM:SS.ffffff" (db.documents renders it); isoformat, unlike
+        # strftime, always writes the year in four digits, so the text sorts as the moment does.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     if isinstance(value, list):
         return orjson.dumps(value).decode()
     return value

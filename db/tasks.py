@@ -11,12 +11,13 @@ values just written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, NoReturn
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Select,
     any_,
     bindparam,
+    case,
     delete,
     false,
     func,
@@ -43,6 +45,7 @@ from db.database import UnitOfWork
 from db.documents import (
     SQLITE_STORED_DOCUMENT,
     TASK_FIELDS,
+    last_task,
     list_json,
     postgresql_list_page,
     postgresql_task_document,
@@ -51,7 +54,7 @@ from db.documents import (
     stored_task_json,
     task_json,
 )
-from db.models import Task, TaskCount
+from db.models import PRIORITY_RANKS, NoDueDate, Task, TaskCount, TaskTag, due_sort_key
 
 
 class TaskNotFound(Exception):
@@ -68,66 +71,142 @@ class VersionedTask(NamedTuple):
 
 
 @dataclass(frozen=True)
+class TaskFields:
+    """What a client sets on a task: all of it on create and on a full replace."""
+
+    title: str
+    description: str | None = None
+    priority: str = "Medium"
+    tags: Iterable[str] = ()
+    due_at: datetime | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "new_title": self.title,
+            "new_description": self.description,
+            "new_priority": PRIORITY_RANKS[self.priority],
+            "new_tags": normalised_tags(self.tags),
+            "new_due_at": self.due_at,
+        }
+
+
+def normalised_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as they are stored and compared: trimmed, lower-cased, each once, sorted."""
+    return sorted({tag.strip().lower() for tag in tags})
+
+
+# A position in a list: the sort's keys of the last task of a page, then its id, as its document writes them.
+Position = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class ListQuery:
     completed: bool | None = None
     search: str | None = None
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
     sort: str = "-created_at"
     limit: int = 1000
-    # The sort key (as text) and id of the last task of the previous page.
-    after: tuple[str, str] | None = None
+    # Where the previous page ended (pages by cursor), or how many tasks come before this page (by number).
+    after: Position | None = None
+    offset: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", tuple(normalised_tags(self.tags)))
+
+    @property
+    def shape(self) -> ListShape:
+        return ListShape(
+            self.sort,
+            self.completed,
+            self.search is not None,
+            self.priority is not None,
+            len(self.tags),
+            None if self.after is None else self.after[0] is None,
+            self.offset is not None,
+        )
+
+
+class ListShape(NamedTuple):
+    """What decides a list's statement: which filters it has, its sort, and where it starts."""
+
+    sort: str
+    completed: bool | None
+    search: bool
+    priority: bool
+    tags: int
+    # None on a first page; else whether the position lacks its first key (a task without a due date).
+    after_missing_key: bool | None
+    offset: bool
 
 
 class Page(NamedTuple):
     items_json: bytes  # a JSON array of tasks
     total: int  # tasks matching the filters, on every page
     # Where the next page starts, or None when this page is the last.
-    last: tuple[str, str] | None
+    last: Position | None
 
     def envelope(self, next_cursor: str | None) -> bytes:
         """The list's answer; ``next_cursor`` is ``last`` as the client is to send it back."""
         return list_json(self.items_json, self.total, next_cursor)
 
 
-_SORT_KEYS: dict[str, InstrumentedAttribute[Any]] = {
-    "created_at": Task.created_at,
-    "updated_at": Task.updated_at,
-    "title": Task.title,
+class _Key(NamedTuple):
+    """One key of a sort: what the rows are ordered by, and the document field its position value comes from."""
+
+    order: ColumnElement[Any] | InstrumentedAttribute[Any]
+    field: str
+
+
+_ID = _Key(Task.id, "id")
+_CREATED = _Key(Task.created_at, "created_at")
+# Each sort's keys, ascending; descending reverses all of them. Every sort ends in the id, so its order is total.
+_SORT_KEYS: dict[str, tuple[_Key, ...]] = {
+    "created_at": (_CREATED, _ID),
+    "updated_at": (_Key(Task.updated_at, "updated_at"), _ID),
+    "title": (_Key(Task.title, "title"), _ID),
+    "priority": (_Key(Task.priority, "priority"), _CREATED, _ID),
+    "due_at": (_Key(due_sort_key(last=True), "due_at"), _CREATED, _ID),
+    # Descending, tasks without a due date still come last: they sort first in ascending order.
+    "-due_at": (_Key(due_sort_key(last=False), "due_at"), _CREATED, _ID),
 }
 _LIKE_ESCAPE = "/"
 
 _OWNED = (Task.id == bindparam("task"), Task.user_id == bindparam("owner"))
-# Statements are compiled once to fixed SQL, so the version list is one parameter: an array on PostgreSQL, a
+# Statements are compiled once to fixed SQL, so a list of values is one parameter: an array on PostgreSQL, a
 # JSON array on SQLite.
-_AT_VERSION = {
-    "postgresql": Task.version == any_(bindparam("versions", type_=ARRAY(Integer))),
-    "sqlite": Task.version.in_(select(literal_column("value")).select_from(func.json_each(bindparam("versions")))),
-}
+
+
+def _one_of(column: InstrumentedAttribute[Any], name: str, type_: Any, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(type_)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+
+
+_AT_VERSION = {dialect: _one_of(Task.version, "versions", Integer, dialect) for dialect in ("postgresql", "sqlite")}
 _BUMP = {"updated_at": bindparam("now"), "version": Task.version + 1}
+_SET_FIELDS: dict[str, Any] = {
+    "title": bindparam("new_title"),
+    "description": bindparam("new_description"),
+    "priority": bindparam("new_priority"),
+    "tags": bindparam("new_tags"),
+    "due_at": bindparam("new_due_at"),
+}
 _EXISTS = select(Task.id).where(*_OWNED)
 _INSERT = insert(Task).values(
     id=bindparam("new_id"),
     user_id=bindparam("owner"),
-    title=bindparam("new_title"),
-    description=bindparam("new_description"),
     is_completed=false(),
     created_at=bindparam("now"),
     updated_at=bindparam("now"),
     version=1,
+    **_SET_FIELDS,
 )
 
 
 def _statements(read: tuple[Any, ...], written: tuple[Any, ...], at_version: ColumnElement[bool]) -> dict[str, Any]:
     """Every single-task statement of one dialect: a read answers ``read``, a write returns ``written``."""
-    replace = (
-        update(Task)
-        .where(*_OWNED)
-        .values(
-            title=bindparam("new_title"),
-            description=bindparam("new_description"),
-            is_completed=bindparam("new_is_completed"),
-            **_BUMP,
-        )
-    )
+    replace = update(Task).where(*_OWNED).values(is_completed=bindparam("new_is_completed"), **_SET_FIELDS, **_BUMP)
     toggle = update(Task).where(*_OWNED).values(is_completed=not_(Task.is_completed), **_BUMP)
     return {
         "get": select(*read).where(*_OWNED),
@@ -146,6 +225,8 @@ STATEMENTS = {
     # A write's RETURNING sees its row before SQLite's triggers render the document (db.documents).
     "sqlite": _statements((SQLITE_STORED_DOCUMENT, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]),
 }
+# What a statement answers with on SQLite: the stored document, or the written row to render.
+_RENDERED_FROM_ROW = {"replace", "toggle"}
 
 
 def _statement(
@@ -164,7 +245,7 @@ async def _single(
     row = await work.fetch_one(statement, params, alone=True)
     if row is None:
         await _explain_missing_row(work, params)
-    if work.dialect == "sqlite" and name != "get":
+    if work.dialect == "sqlite" and name in _RENDERED_FROM_ROW:
         return VersionedTask(stored_task_json(row), row[-1])
     document, version = row
     return VersionedTask(document.encode(), version)
@@ -176,15 +257,19 @@ async def _explain_missing_row(work: UnitOfWork, params: dict[str, Any]) -> NoRe
     raise PreconditionFailed if exists else TaskNotFound
 
 
-def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
-    return _SORT_KEYS[sort.removeprefix("-")], sort.startswith("-")
+# ---- lists -----------------------------------------------------------------------------------------------
 
 
-def _filters(completed: bool | None, search: bool) -> list[ColumnElement[bool]]:
+def _keys(sort: str) -> tuple[tuple[_Key, ...], bool]:
+    descending = sort.startswith("-")
+    return _SORT_KEYS.get(sort) or _SORT_KEYS[sort.removeprefix("-")], descending
+
+
+def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner")]
-    if completed is not None:
-        filters.append(Task.is_completed == (true() if completed else false()))
-    if search:
+    if shape.completed is not None:
+        filters.append(Task.is_completed == (true() if shape.completed else false()))
+    if shape.search:
         pattern: BindParameter[str] = bindparam("pattern")
         filters.append(
             or_(
@@ -192,38 +277,84 @@ def _filters(completed: bool | None, search: bool) -> list[ColumnElement[bool]]:
                 func.lower(Task.description).like(pattern, escape=_LIKE_ESCAPE),
             )
         )
+    if shape.priority:
+        filters.append(Task.priority == bindparam("priority"))
+    # A condition per tag (the database estimates each one well, unlike a count of tags per task).
+    filters.extend(Task.id.in_(_tagged(n)) for n in range(shape.tags))
     return filters
 
 
-def _total(completed: bool | None, search: bool) -> ColumnElement[int]:
-    """How many tasks match the filters: from the trigger-kept counters where they answer, else counted."""
-    if search:
-        return select(func.count()).select_from(Task).where(*_filters(completed, search)).scalar_subquery()
-    counter = {None: TaskCount.total, True: TaskCount.completed, False: TaskCount.total - TaskCount.completed}
-    stored = select(counter[completed]).where(TaskCount.user_id == bindparam("owner")).scalar_subquery()
-    return func.coalesce(stored, 0)
+def _tagged(n: int) -> Select[Any]:
+    """The user's tasks that carry the ``n``th tag of the filter: a range of task_tags' primary key."""
+    return select(TaskTag.task_id).where(TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam(f"tag_{n}"))
 
 
-@lru_cache(maxsize=256)
-def list_statement(sort: str, completed: bool | None, search: bool, after: bool, dialect: str) -> Select[Any]:
+def _counter(shape: ListShape) -> ColumnElement[int] | None:
+    """The trigger-kept counter of the tasks matching the filters, if one counts exactly them."""
+    if shape.search or shape.tags:
+        return None
+    if shape.priority:
+        if shape.completed is not None:
+            return None
+        by_rank = {PRIORITY_RANKS["High"]: TaskCount.high, PRIORITY_RANKS["Medium"]: TaskCount.medium}
+        return case(by_rank, value=bindparam("priority"), else_=TaskCount.low)
+    if shape.completed is None:
+        return TaskCount.total.expression
+    return TaskCount.completed.expression if shape.completed else TaskCount.total - TaskCount.completed
+
+
+def _total(shape: ListShape) -> ColumnElement[int]:
+    """How many tasks match the filters: from a trigger-kept counter, or task_tags, where they answer; else
+    counted."""
+    counter = _counter(shape)
+    if counter is not None:
+        return func.coalesce(select(counter).where(TaskCount.user_id == bindparam("owner")).scalar_subquery(), 0)
+    if shape.tags and not (shape.search or shape.priority or shape.completed is not None):
+        # Tags alone: task_tags knows, without reading a task.
+        tags: list[BindParameter[str]] = [bindparam(f"tag_{n}") for n in range(shape.tags)]
+        carrying_all = (
+            select(TaskTag.task_id)
+            .where(TaskTag.user_id == bindparam("owner"), TaskTag.tag.in_(tags))
+            .group_by(TaskTag.task_id)
+            .having(func.count() == shape.tags)
+            .subquery()
+        )
+        return select(func.count()).select_from(carrying_all).scalar_subquery()
+    return select(func.count()).select_from(Task).where(*_filters(shape)).scalar_subquery()
+
+
+@lru_cache(maxsize=512)
+def list_statement(shape: ListShape, dialect: str) -> Select[Any]:
     """The list for one shape of query (filters, sort, first page or not), built once per shape and dialect.
 
     It reads one row beyond ``:limit`` to tell whether another page follows, and counts the matching tasks in
     the same statement, so a page and its ``count`` come from one snapshot.
     """
-    key, descending = _sort_key(sort)
-    conditions = _filters(completed, search)
-    if after:
-        position = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id", type_=Task.id.type))
-        conditions.append(tuple_(key, Task.id) < position if descending else tuple_(key, Task.id) > position)
-    order = (key.desc(), Task.id.desc()) if descending else (key.asc(), Task.id.asc())
-    if dialect == "postgresql":
-        return postgresql_list_page(conditions, order, key, _total(completed, search))
-    return sqlite_list_page(conditions, order, _total(completed, search))
+    keys, descending = _keys(shape.sort)
+    conditions = _filters(shape)
+    if shape.after_missing_key is not None:
+        position: list[Any] = [bindparam(f"after_{n}", type_=key.order.type) for n, key in enumerate(keys)]
+        if shape.after_missing_key:
+            # The page ended among the tasks without a due date, which the key sorts as this constant.
+            position[0] = NoDueDate(last=not descending)
+        row = tuple_(*(key.order for key in keys))
+        conditions.append(row < tuple_(*position) if descending else row > tuple_(*position))
+    order = [key.order.desc() if descending else key.order.asc() for key in keys]
+    page = postgresql_list_page if dialect == "postgresql" else sqlite_list_page
+    return page(conditions, order, _total(shape), offset=shape.offset)
 
 
-def _key_from_text(key: InstrumentedAttribute[Any], text: str) -> Any:
-    return datetime.fromisoformat(text) if key is not Task.title else text
+def _position_value(field: str, value: Any) -> Any:
+    """A position's value from a document, as the database compares it."""
+    if value is None:
+        return None
+    if field == "id":
+        return uuid.UUID(value)
+    if field == "priority":
+        return PRIORITY_RANKS[value]
+    if field == "title":
+        return str(value)
+    return datetime.fromisoformat(value)
 
 
 def _search_pattern(search: str) -> str:
@@ -232,63 +363,83 @@ def _search_pattern(search: str) -> str:
     return "%" + escaped.replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_") + "%"
 
 
-def list_params(user_id: uuid.UUID, query: ListQuery) -> dict[str, Any]:
-    params: dict[str, Any] = {"owner": user_id, "fetch": query.limit + 1, "limit": query.limit}
+def list_params(user_id: str, query: ListQuery) -> dict[str, Any]:
+    """The values of ``list_statement(query.shape, ...)``. A position that is not one of this sort's (a cursor
+    is only ever one this service issued for the same list, so never in practice) is a ValueError."""
+    offset = query.offset or 0
+    params: dict[str, Any] = {
+        "owner": user_id,
+        "fetch": query.limit + 1,
+        "last_position": offset + query.limit,
+    }
+    if query.offset is not None:
+        params["offset"] = offset
     if query.search is not None:
         params["pattern"] = _search_pattern(query.search)
+    if query.priority is not None:
+        params["priority"] = PRIORITY_RANKS[query.priority]
+    params.update((f"tag_{n}", tag) for n, tag in enumerate(query.tags))
     if query.after is not None:
-        key, _ = _sort_key(query.sort)
-        params["after_key"] = _key_from_text(key, query.after[0])
-        params["after_id"] = uuid.UUID(query.after[1])
+        keys, _ = _keys(query.sort)
+        if len(query.after) != len(keys):
+            raise ValueError("a position of another sort")
+        for n, (key, value) in enumerate(zip(keys, query.after, strict=True)):
+            params[f"after_{n}"] = _position_value(key.field, value)
     return params
 
 
-async def list_tasks(work: UnitOfWork, user_id: uuid.UUID, query: ListQuery) -> Page:
-    searching, after = query.search is not None, query.after is not None
-    statement = list_statement(query.sort, query.completed, searching, after, work.dialect)
+async def list_tasks(work: UnitOfWork, user_id: str, query: ListQuery) -> Page:
+    statement = list_statement(query.shape, work.dialect)
     page = await work.fetch_one(statement, list_params(user_id, query), alone=True)
     assert page is not None  # an aggregate always answers one row
     if work.dialect == "postgresql":
-        items, fetched, last_key, last_id, matching = page
-        return Page(items.encode(), matching, (last_key, last_id) if fetched > query.limit else None)
-    joined, fetched, matching = page
-    items_json, last_task = split_stored_page(joined, fetched, query.limit)
-    key, _ = _sort_key(query.sort)
-    return Page(items_json, matching, (last_task[key.key], last_task["id"]) if last_task is not None else None)
+        items, fetched, matching = page
+        items_json = items.encode()
+    else:
+        joined, fetched, matching = page
+        items_json = split_stored_page(joined, fetched, query.limit)
+    if fetched <= query.limit:
+        return Page(items_json, matching, None)
+    keys, _ = _keys(query.sort)
+    last = last_task(items_json)
+    return Page(items_json, matching, tuple(last[key.field] for key in keys))
 
 
-async def create_task(
-    work: UnitOfWork, user_id: uuid.UUID, title: str, description: str | None
-) -> tuple[uuid.UUID, VersionedTask]:
+# ---- single tasks ----------------------------------------------------------------------------------------
+
+
+async def create_task(work: UnitOfWork, user_id: str, fields: TaskFields) -> tuple[uuid.UUID, VersionedTask]:
     """The new task's id and the task."""
     now = datetime.now(UTC)
     task_id = uuid.uuid4()
-    params = {"new_id": task_id, "owner": user_id, "new_title": title, "new_description": description, "now": now}
+    params = {"new_id": task_id, "owner": user_id, "now": now, **fields.params()}
     await work.execute(_INSERT, params, alone=True)
     # The row is exactly what was inserted, so it is rendered without being read back.
     created = {
         "id": task_id,
-        "title": title,
-        "description": description,
+        "title": fields.title,
+        "description": fields.description,
         "is_completed": False,
         "created_at": now,
         "updated_at": now,
         "user_id": user_id,
+        "priority": fields.priority,
+        "tags": params["new_tags"],
+        "due_at": fields.due_at,
     }
     return task_id, VersionedTask(task_json(created), 1)
 
 
-async def get_task(work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID) -> VersionedTask:
+async def get_task(work: UnitOfWork, user_id: str, task_id: uuid.UUID) -> VersionedTask:
     return await _single(work, "get", {"owner": user_id, "task": task_id})
 
 
 async def update_task(
     work: UnitOfWork,
-    user_id: uuid.UUID,
+    user_id: str,
     task_id: uuid.UUID,
+    fields: TaskFields,
     *,
-    title: str,
-    description: str | None,
     is_completed: bool,
     versions: Collection[int] | None = None,
 ) -> VersionedTask:
@@ -297,23 +448,53 @@ async def update_task(
         "owner": user_id,
         "task": task_id,
         "now": datetime.now(UTC),
-        "new_title": title,
-        "new_description": description,
         "new_is_completed": is_completed,
+        **fields.params(),
     }
     return await _single(work, "replace", params, versions)
 
 
 async def toggle_task(
-    work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    work: UnitOfWork, user_id: str, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> VersionedTask:
     # The flip happens inside the UPDATE, so concurrent toggles serialise on the row and none is lost.
     return await _single(work, "toggle", {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}, versions)
 
 
 async def delete_task(
-    work: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    work: UnitOfWork, user_id: str, task_id: uuid.UUID, *, versions: Collection[int] | None = None
 ) -> None:
     statement, params = _statement(work, "delete", versions, {"owner": user_id, "task": task_id})
     if await work.execute(statement, params, alone=True) == 0:
         await _explain_missing_row(work, params)
+
+
+# ---- metrics ---------------------------------------------------------------------------------------------
+
+_OVERDUE = (
+    select(func.count())
+    .select_from(Task)
+    # The due-date key, so that the index of the due-date sort serves the range.
+    .where(Task.user_id == bindparam("owner"), Task.is_completed == false(), due_sort_key(last=True) < bindparam("now"))
+    .scalar_subquery()
+)
+_METRICS = select(
+    TaskCount.total, TaskCount.completed, TaskCount.high, TaskCount.medium, TaskCount.low, _OVERDUE
+).where(TaskCount.user_id == bindparam("owner"))
+
+
+async def task_metrics(work: UnitOfWork, user_id: str) -> bytes:
+    """How many tasks the user has: in all, completed, pending, overdue and of each priority; as JSON."""
+    row = await work.fetch_one(_METRICS, {"owner": user_id, "now": datetime.now(UTC)}, alone=True)
+    total, completed, high, medium, low, overdue = row if row is not None else (0,) * 6
+    return orjson.dumps(
+        {
+            "total": total,
+            "completed": completed,
+            "pending": total - completed,
+            "overdue": overdue,
+            "high_priority": high,
+            "medium_priority": medium,
+            "low_priority": low,
+        }
+    )

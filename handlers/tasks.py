@@ -7,21 +7,28 @@ they are instead of letting Connexion serialise a dict again.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
+import orjson
 from connexion import request
 from connexion.context import scope
 from starlette.responses import Response
 
 from db import tasks
 from db.database import Database, UnitOfWork
+from tasks_api import rfc3339
 from tasks_api.cursor import CursorCodec
 from tasks_api.etags import etag, if_match_versions, if_none_match_hits
+from tasks_api.user_ids import canonical_user_id
 
 JSON = "application/json"
 # A user's tasks: no shared cache may keep them, and a client revalidates with the ETag before reusing one.
 PRIVATE = {"Cache-Control": "private, no-cache"}
+# The size of a page by number when the client names none (the spec's page_size).
+DEFAULT_PAGE_SIZE = 50
 
 
 # Read from the ASGI scope rather than through ``connexion.request``, which builds a new request object (and
@@ -51,33 +58,70 @@ def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) 
     return Response(stored.json, status, {"ETag": etag(stored.version), **PRIVATE, **headers}, media_type=JSON)
 
 
+def _fields(body: dict[str, Any]) -> tasks.TaskFields:
+    """What a create or a full replace sets; the spec's defaults fill in whatever the body leaves out."""
+    due_at = body["due_at"]
+    return tasks.TaskFields(
+        title=body["title"],
+        description=body.get("description"),
+        priority=body["priority"],
+        tags=body["tags"],
+        due_at=rfc3339.parse(due_at) if due_at is not None else None,
+    )
+
+
 async def list_tasks(
     user_id: str,
     sort: str,
+    sort_order: str,
     limit: int,
     completed: bool | None = None,
+    status: str | None = None,
     q: str | None = None,
+    search: str | None = None,
+    priority: str | None = None,
+    tags: list[str] | None = None,
+    sort_by: str | None = None,
     cursor: str | None = None,
+    page: int | None = None,
+    page_size: int | None = None,
 ) -> Response:
-    # A cursor is only good for the list it came from: same user, filters and sort.
-    cursor_scope = f"{UUID(user_id)}|{sort}|{completed}|{q}"
-    after = _cursors().decode(cursor, cursor_scope) if cursor is not None else None
-    query = tasks.ListQuery(completed=completed, search=q, sort=sort, limit=limit, after=after)
+    # The front end's spellings; the spec refuses a request that uses both spellings of one thing.
+    if status is not None:
+        completed = status == "completed"
+    if search is not None:
+        q = search
+    if sort_by is not None or sort_order == "asc":  # an explicit sort_order, as the default is "desc"
+        sort = ("-" if sort_order == "desc" else "") + (sort_by or "created_at")
+    owner = canonical_user_id(user_id)
+    query = tasks.ListQuery(completed=completed, search=q, priority=priority, tags=tuple(tags or ()), sort=sort)
+    # A cursor is only good for the list it came from: same user, filters and sort (written as before priority
+    # and tags existed when the list has neither, so that cursors issued then still work).
+    cursor_scope = f"{owner}|{sort}|{completed}|{q}"
+    if priority is not None or query.tags:
+        cursor_scope += "|" + orjson.dumps([priority, query.tags]).decode()
+    if page is not None or page_size is not None:
+        limit = page_size or DEFAULT_PAGE_SIZE
+        query = replace(query, limit=limit, offset=((page or 1) - 1) * limit)
+    elif cursor is not None:
+        query = replace(query, limit=limit, after=_cursors().decode(cursor, cursor_scope))
+    else:
+        query = replace(query, limit=limit)
     async with _unit_of_work() as work:
-        page = await tasks.list_tasks(work, UUID(user_id), query)
-    next_cursor = _cursors().encode(page.last, cursor_scope) if page.last is not None else None
-    return Response(page.envelope(next_cursor), 200, PRIVATE, media_type=JSON)
+        found = await tasks.list_tasks(work, owner, query)
+    next_cursor = _cursors().encode(found.last, cursor_scope) if found.last is not None else None
+    return Response(found.envelope(next_cursor), 200, PRIVATE, media_type=JSON)
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:
     async with _unit_of_work() as work:
-        task_id, stored = await tasks.create_task(work, UUID(user_id), body["title"], body.get("description"))
-    return _task_reply(stored, 201, Location=f"{request.url.path}/{task_id}")
+        task_id, stored = await tasks.create_task(work, canonical_user_id(user_id), _fields(body))
+    return _task_reply(stored, 201, Location=quote(f"{request.url.path}/{task_id}", safe="/:@"))
 
 
 async def get_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
-        stored = await tasks.get_task(work, UUID(user_id), UUID(task_id))
+        stored = await tasks.get_task(work, canonical_user_id(user_id), UUID(task_id))
     if if_none_match_hits(_list_header(b"if-none-match"), stored.version):
         return Response(status_code=304, headers={"ETag": etag(stored.version), **PRIVATE})
     return _task_reply(stored)
@@ -87,10 +131,9 @@ async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Respo
     async with _unit_of_work() as work:
         stored = await tasks.update_task(
             work,
-            UUID(user_id),
+            canonical_user_id(user_id),
             UUID(task_id),
-            title=body["title"],
-            description=body.get("description"),
+            _fields(body),
             is_completed=body["is_completed"],
             versions=_if_match(),
         )
@@ -99,11 +142,17 @@ async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Respo
 
 async def delete_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
-        await tasks.delete_task(work, UUID(user_id), UUID(task_id), versions=_if_match())
+        await tasks.delete_task(work, canonical_user_id(user_id), UUID(task_id), versions=_if_match())
     return Response(status_code=204)
 
 
 async def toggle_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
-        stored = await tasks.toggle_task(work, UUID(user_id), UUID(task_id), versions=_if_match())
+        stored = await tasks.toggle_task(work, canonical_user_id(user_id), UUID(task_id), versions=_if_match())
     return _task_reply(stored)
+
+
+async def get_task_metrics(user_id: str) -> Response:
+    async with _unit_of_work() as work:
+        metrics = await tasks.task_metrics(work, canonical_user_id(user_id))
+    return Response(metrics, 200, PRIVATE, media_type=JSON)

@@ -28,6 +28,7 @@ from tasks_api.request_context import AccessLog, RequestContext
 from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenVerification
+from tasks_api.user_ids import with_user_ids
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "tasks.yaml"
@@ -94,14 +95,16 @@ def create_app(
         finally:
             await database.dispose()
 
-    specification = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    specification = with_user_ids(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")), settings.user_ids)
     validator_map = VALIDATOR_MAP
     if tokens is None:
         # The served spec is truthful: without authentication it declares none.
         specification = without_authentication(specification)
     else:
         scheme = specification["components"]["securitySchemes"]["bearerAuth"]
-        owner_validator = functools.partial(OwnerParameterValidator, subject_parameter=scheme["x-subject-parameter"])
+        owner_validator = functools.partial(
+            OwnerParameterValidator, subject_parameter=scheme["x-subject-parameter"], user_ids=settings.user_ids
+        )
         validator_map = {**VALIDATOR_MAP, "parameter": owner_validator}
     routes = RouteTable.from_spec(specification)
     problems = ProblemResponses(error_codes(specification))

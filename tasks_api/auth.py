@@ -10,7 +10,6 @@ the spec's description states (401, then 400 for the path or query, then 403, th
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from connexion.security import NO_VALUE, BearerSecurityHandler
 from tasks_api.problems import ApiProblem, ProblemResponses
 from tasks_api.routes import HTTP_METHODS
 from tasks_api.tokens import KeysUnavailable, TokenRejected, TokenVerifier
+from tasks_api.user_ids import same_user
 from tasks_api.validation import RequestParameterValidator
 
 REALM = 'Bearer realm="tasks-api"'
@@ -73,24 +73,14 @@ class BearerTokens(BearerSecurityHandler):
 SECURITY_MAP = {"bearer": BearerTokens}
 
 
-def _same_user(subject: object, user_id: str) -> bool:
-    """Whether two ids name the same UUID. The path's is canonical (the spec's format says so), and so, nearly
-    always, is the token's: equal text, ignoring case, settles it without parsing either."""
-    if isinstance(subject, str) and subject.lower() == user_id.lower():
-        return True
-    try:
-        return uuid.UUID(str(subject)) == uuid.UUID(user_id)
-    except ValueError:
-        return False
-
-
 class OwnerParameterValidator(RequestParameterValidator):
     """The service's parameter validator, then: a verified token may only name its own user in the path (the
-    parameter the security scheme's ``x-subject-parameter`` names)."""
+    parameter the security scheme's ``x-subject-parameter`` names), compared as the user-id mode says."""
 
-    def __init__(self, *args: Any, subject_parameter: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, subject_parameter: str, user_ids: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.subject_parameter = subject_parameter
+        self.user_ids = user_ids
 
     def validate_request(self, request: Any) -> None:
         super().validate_request(request)
@@ -98,7 +88,7 @@ class OwnerParameterValidator(RequestParameterValidator):
         if claims is None:  # an operation without security
             return
         user_id = request.path_params.get(self.subject_parameter)
-        if user_id is not None and not _same_user(claims.get("sub"), user_id):
+        if user_id is not None and not same_user(claims.get("sub"), user_id, self.user_ids):
             raise ApiProblem(403, "The token belongs to another user; it gives access to its own tasks only")
 
 

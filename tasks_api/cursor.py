@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 
 from tasks_api.problems import ApiProblem
 
@@ -38,12 +39,13 @@ class CursorCodec:
         message = payload + b"\x00" + scope.encode("utf-8")
         return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def encode(self, position: tuple[str, str], scope: str) -> str:
+    def encode(self, position: Sequence[str | None], scope: str) -> str:
         payload = json.dumps(position, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return f"{_b64encode(payload)}.{_b64encode(self._mac(payload, scope))}"
 
-    def decode(self, cursor: str, scope: str) -> tuple[str, str]:
-        """The position in ``cursor``; a 400 problem unless this codec issued it for this ``scope``."""
+    def decode(self, cursor: str, scope: str) -> tuple[str | None, ...]:
+        """The position in ``cursor`` (the sort's keys of the last task of the previous page, then its id); a 400
+        problem unless this codec issued it for this ``scope``."""
         try:
             encoded_payload, encoded_mac = cursor.split(".")
             payload, mac = _b64decode(encoded_payload), _b64decode(encoded_mac)
@@ -51,5 +53,4 @@ class CursorCodec:
             raise _invalid("is not a cursor this service issued") from None
         if not hmac.compare_digest(mac, self._mac(payload, scope)):
             raise _invalid("was not issued for this list: keep the same filters and sort while paging")
-        key, task_id = json.loads(payload)
-        return str(key), str(task_id)
+        return tuple(json.loads(payload))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from db.database import PoolOptions
 from db.urls import is_neon_pooled, normalised_database_url
 from tasks_api.tokens import TokenSettings
+from tasks_api.user_ids import MODES as USER_ID_MODES
 
 DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
 
@@ -77,6 +78,15 @@ def _transaction_pooler(database_url: str) -> bool:
     return pooler == "transaction" or (pooler != "none" and is_neon_pooled(database_url))
 
 
+def _user_ids() -> str:
+    mode = (_text("TASKS_API_USER_IDS") or "uuid").lower()
+    if mode not in USER_ID_MODES:
+        raise ConfigurationError(
+            f"TASKS_API_USER_IDS is {mode!r}: use uuid, or opaque for an identity provider's own ids (Better Auth's)"
+        )
+    return mode
+
+
 def _cors_origins() -> tuple[str, ...]:
     origins = tuple(
         origin.strip() for origin in os.environ.get("TASKS_API_CORS_ORIGINS", "").split(",") if origin.strip()
@@ -106,6 +116,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Where migrations run, when not through database_url (Neon advises its direct URL for schema changes).
     migration_database_url: str | None = None
+    # Which user ids the API takes: "uuid", or "opaque" for an identity provider's own (tasks_api.user_ids).
+    user_ids: str = "uuid"
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -136,4 +148,5 @@ class Settings:
             auth_configured=auth_configured,
             cors_origins=_cors_origins(),
             migration_database_url=normalised_database_url(migration_url) if migration_url else None,
+            user_ids=_user_ids(),
         )

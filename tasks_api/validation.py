@@ -6,14 +6,16 @@ reported (status, ``field_errors``) and closes the crash paths of Connexion's de
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
-from collections.abc import AsyncGenerator, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import jsonschema
+import jsonschema.validators
 from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
 from connexion.uri_parsing import OpenAPIURIParser
@@ -22,6 +24,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from tasks_api import rfc3339
 from tasks_api.problems import ApiProblem, FieldError
 
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -34,6 +37,15 @@ FORMAT_CHECKER = jsonschema.FormatChecker()
 def _is_canonical_uuid(value: object) -> bool:
     # jsonschema's own check lets uuid.UUID() accept forms like "+2345678-...", which alias other ids.
     return not isinstance(value, str) or _CANONICAL_UUID.fullmatch(value) is not None
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_storable_date_time(value: object) -> bool:
+    # The date-times the handlers can read (rfc3339.parse), not only the well-formed ones: a leap second, or a
+    # moment beyond what a datetime holds, is refused here rather than failing later.
+    if isinstance(value, str):
+        rfc3339.parse(value)
+    return True
 
 
 def _expected(error: ValidationError) -> Any:
@@ -63,8 +75,8 @@ def _message(error: ValidationError) -> str:
     return str(error.message)
 
 
-def _field_errors(error: ValidationError, root: str) -> Iterable[FieldError]:
-    path = ".".join(str(part) for part in error.absolute_path)
+def _field_errors(error: ValidationError, root: str, under_root: bool) -> Iterable[FieldError]:
+    path = ".".join(str(part) for part in ([root] if under_root else []) + list(error.absolute_path))
     prefix = f"{path}." if path else ""
     if error.validator == "required" and isinstance(error.instance, dict):
         for name in _expected(error):
@@ -79,11 +91,12 @@ def _field_errors(error: ValidationError, root: str) -> Iterable[FieldError]:
         yield {"field": path or root, "message": _message(error)}
 
 
-def _collect(errors: Iterable[ValidationError], root: str) -> list[FieldError]:
-    """One message per field: the first rule it breaks, in the order the schema states them."""
+def _collect(errors: Iterable[ValidationError], root: str, *, under_root: bool = False) -> list[FieldError]:
+    """One message per field: the first rule it breaks, in the order the schema states them. A field is named
+    by its path in the value, under ``root`` (``tags.0`` of a parameter) or as it is (``title`` of a body)."""
     collected: dict[str, FieldError] = {}
     for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
-        for field_error in _field_errors(error, root):
+        for field_error in _field_errors(error, root, under_root):
             collected.setdefault(field_error["field"], field_error)
     return list(collected.values())
 
@@ -137,26 +150,55 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
     return body
 
 
+# Keywords that only describe a schema; every other keyword constrains the value.
+_ANNOTATIONS = {"description", "example", "title", "nullable", "readOnly", "writeOnly", "deprecated"}
+# The keywords of a string schema that ``_Parameter`` checks itself.
+_QUICK_STRING_RULES = {"type", "format", "pattern", "minLength", "maxLength"}
+
+
+def _quick_check(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """For a plain string schema (an id, a name), a check that accepts exactly the strings the schema accepts,
+    with none of jsonschema's machinery; None for any other schema. A value it refuses goes to the full
+    validator, which says why."""
+    rules = {key: value for key, value in schema.items() if key not in _ANNOTATIONS and not key.startswith("x-")}
+    if rules.get("type") != "string" or not rules.keys() <= _QUICK_STRING_RULES:
+        return None
+    # JSON Schema's pattern matches anywhere in the string (re.search), as jsonschema applies it.
+    pattern = re.compile(rules["pattern"]).search if "pattern" in rules else None
+    shortest, longest, format_ = rules.get("minLength", 0), rules.get("maxLength"), rules.get("format")
+
+    def accepts(value: Any) -> bool:
+        return (
+            isinstance(value, str)
+            and shortest <= len(value)
+            and (longest is None or len(value) <= longest)
+            and (pattern is None or pattern(value) is not None)
+            and (format_ is None or FORMAT_CHECKER.conforms(value, format_))
+        )
+
+    return accepts
+
+
 @dataclass(frozen=True)
 class _Parameter:
     location: str
     name: str
     required: bool
     schema: dict[str, Any]
-    # The common case of an id, ``{type: string, format: F}``, is settled by the format checker alone:
-    # the same verdict as the full validator at a fraction of its cost, on every request that names a task.
-    only_format: str | None
+    # Settles the common case, a plain string (every id), at a fraction of the full validator's cost, on every
+    # request that names a user or a task.
+    quick_check: Callable[[Any], bool] | None = field(compare=False)
 
     @classmethod
     def from_spec(cls, param: dict[str, Any]) -> _Parameter:
         schema = param.get("schema", {})
-        only_format = schema["format"] if schema.keys() == {"type", "format"} and schema["type"] == "string" else None
-        return cls(param["in"], param["name"], bool(param.get("required")), schema, only_format)
+        return cls(param["in"], param["name"], bool(param.get("required")), schema, _quick_check(schema))
 
     def problems(self, value: Any) -> list[FieldError]:
-        if self.only_format is not None and isinstance(value, str) and FORMAT_CHECKER.conforms(value, self.only_format):
+        if self.quick_check is not None and self.quick_check(value):
             return []
-        return _collect(_validator_for(self.schema, Draft4Validator).iter_errors(value), root=self.name)
+        errors = _validator_for(self.schema, Draft4Validator).iter_errors(value)
+        return _collect(errors, root=self.name, under_root=True)
 
 
 _SOURCES = {"query": "query_params", "header": "headers", "cookie": "cookies"}
@@ -199,6 +241,7 @@ class RequestParameterValidator(ParameterValidator):
             parameters, ("known query", *sorted(self.security_query_params)), self._query_names
         )
         self._checked = _derived.get(parameters, "checked", self._parameters_to_check)
+        self._exclusive = _derived.get(parameters, "exclusive", self._exclusive_pairs)
 
     def _query_names(self) -> frozenset[str]:
         security_names: set[str] = self.security_query_params
@@ -211,14 +254,29 @@ class RequestParameterValidator(ParameterValidator):
             for param in self.parameters.get(location, [])
         ]
 
+    def _exclusive_pairs(self) -> list[tuple[str, str]]:
+        """The query parameters that say the same thing (``x-exclusive-with``), as pairs."""
+        return [
+            (other, param["name"])
+            for param in self.parameters.get("query", [])
+            for other in param.get("x-exclusive-with", [])
+        ]
+
     def validate_request(self, request: Any) -> None:
         errors: list[FieldError] = []
         details: list[str] = []
-        # An empty query string has no unknown parameters: no need to parse it.
-        if self.strict_validation and request.scope["query_string"]:
-            for name in sorted(set(request.query_params) - self._known_query):
-                errors.append({"field": name, "message": "is not a known query parameter"})
-                details.append(f"Unknown query parameter '{name}'")
+        # An empty query string has no unknown or clashing parameters: no need to parse it.
+        if request.scope["query_string"]:
+            given = set(request.query_params)
+            if self.strict_validation:
+                for name in sorted(given - self._known_query):
+                    errors.append({"field": name, "message": "is not a known query parameter"})
+                    details.append(f"Unknown query parameter '{name}'")
+            for first, second in self._exclusive:
+                if first in given and second in given:
+                    errors.append({"field": first, "message": f"says what '{second}' says: send one of them"})
+                    errors.append({"field": second, "message": f"says what '{first}' says: send one of them"})
+                    details.append(f"Query parameters '{first}' and '{second}' say the same thing: send one of them")
         for param in self._checked:
             value = _value(request, param)
             if value is None:
@@ -241,6 +299,30 @@ class RequestParameterValidator(ParameterValidator):
             raise ApiProblem(400, details[0], field_errors=errors)
 
 
+def _filling_defaults(validator_class: type[Draft4Validator]) -> type[Draft4Validator]:
+    """The validator, filling in each omitted property's default as it checks an object's properties (as
+    Connexion's DefaultsJSONRequestBodyValidator does, except that a body which is not an object is left to
+    the type check instead of failing with an AttributeError)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties_with_defaults(
+        validator: Draft4Validator, properties: dict[str, Any], instance: Any, schema: dict[str, Any]
+    ) -> Iterator[ValidationError]:
+        if validator.is_type(instance, "object"):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    extended: type[Draft4Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        validator_class, {"properties": properties_with_defaults}
+    )
+    return extended
+
+
+_REQUEST_VALIDATOR_WITH_DEFAULTS = _filling_defaults(Draft4RequestValidator)
+
+
 class JSONBodyValidator(JSONRequestBodyValidator):
     """Parses JSON strictly (400 for anything that is not well-formed UTF-8 JSON) and answers 422
     with ``field_errors`` for a body that does not match its schema."""
@@ -250,9 +332,14 @@ class JSONBodyValidator(JSONRequestBodyValidator):
         # ``_parse`` refuses an empty body itself, whatever the framing.
         super().__init__(**{**kwargs, "required": False})
 
+    # As Connexion's DefaultsJSONRequestBodyValidator: an omitted property takes the schema's default, and the
+    # handler gets the body with it (Connexion passes on the body as validated), so the spec decides what an
+    # omitted field means (a full replace's "Medium", no tags, no due date).
+    MUTABLE_VALIDATION = True
+
     @property
     def _validator(self) -> Draft4Validator:
-        return _validator_for(self._schema, Draft4RequestValidator)
+        return _validator_for(self._schema, _REQUEST_VALIDATOR_WITH_DEFAULTS)
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])

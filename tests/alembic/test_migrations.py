@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+import warnings
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SAWarning
 
-from db import tasks
-from db.backends import open_database
 from db.migration_lock import MIGRATION_LOCK_KEY
+from db.models import EXPRESSION_INDEXES
 from db.urls import sync_url
+from tasks_api.app import create_app
 from tasks_api.migrations import alembic_config, upgrade_to_head
+from tasks_api.settings import Settings
 
 
 def _engine(url: str) -> Engine:
@@ -40,16 +41,30 @@ def _version(engine: Engine) -> str | None:
 
 
 HEAD_INDEXES = {
-    "idx_task_user_id": ["user_id"],
     "idx_task_user_created": ["user_id", "created_at", "id"],
     "idx_task_user_updated": ["user_id", "updated_at", "id"],
     "idx_task_user_title": ["user_id", "title", "id"],
     "idx_task_user_completed_created": ["user_id", "is_completed", "created_at", "id"],
+    "idx_task_user_priority": ["user_id", "priority", "created_at", "id"],
+    # The second column is an expression (the due date, or what a task without one sorts as), which SQLAlchemy
+    # cannot read back from SQLite: named only.
+    "idx_task_user_due_first": None,
+    "idx_task_user_due_last": None,
+}
+_INDEX_NAMES = {
+    "postgresql": text("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks' AND indexname LIKE 'idx_%'"),
+    "sqlite": text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL"),
 }
 
 
-def _indexes(engine: Engine) -> dict[str, list[str | None]]:
-    return {str(index["name"]): index["column_names"] for index in inspect(engine).get_indexes("tasks")}
+def _indexes(engine: Engine) -> dict[str, list[str | None] | None]:
+    """Each index of tasks and its columns (None for one on an expression)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # "Skipped unsupported reflection of expression-based index"
+        columns = {str(index["name"]): index["column_names"] for index in inspect(engine).get_indexes("tasks")}
+    with engine.connect() as connection:
+        names = connection.execute(_INDEX_NAMES[engine.dialect.name]).scalars()
+        return {name: None if name in EXPRESSION_INDEXES else columns[name] for name in names}
 
 
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
@@ -59,7 +74,7 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
         command.upgrade(config, "0001")
         assert _indexes(engine) == {"idx_task_user_id": ["user_id"], "idx_task_user_created": ["user_id", "created_at"]}
         command.upgrade(config, "head")
-        assert {"tasks", "task_counts", "alembic_version"} <= set(inspect(engine).get_table_names())
+        assert {"tasks", "task_counts", "task_tags", "alembic_version"} <= set(inspect(engine).get_table_names())
         assert _indexes(engine) == HEAD_INDEXES
 
         command.downgrade(config, "0001")
@@ -98,37 +113,97 @@ def test_counters_are_backfilled_for_existing_tasks(empty_database_url: str) -> 
         engine.dispose()
 
 
-def test_tasks_created_before_sqlite_kept_documents_read_back_as_created(empty_database_url: str) -> None:
+# Tasks as the releases before 0004 wrote them, each column as that release stored it: UUIDs (32 hex digits on
+# SQLite), timestamps (UTC text on SQLite), text that JSON must escape.
+_EARLIER_TASKS = [
+    ("first", None, False, 1),
+    ('École 🙂 \\ " \t', "a\tb", True, 3),
+    ("l'apostrophe", "", False, 7),
+]
+
+
+def _write_as_before(engine: Engine, owner: uuid.UUID) -> list[tuple[bytes, int]]:
+    """Writes ``_EARLIER_TASKS`` for ``owner``; what the release of that revision answered for each: its JSON
+    and its version (the ETag)."""
+    sqlite = engine.dialect.name == "sqlite"
+    written = []
+    with engine.begin() as connection:
+        for n, (title, description, done, version) in enumerate(_EARLIER_TASKS):
+            task_id = uuid.uuid4()
+            created = datetime(2026, 11, 20, 8, 30, n, 123456 * n, tzinfo=UTC)
+            updated = created.replace(day=21)
+            row = {
+                "id": task_id.hex if sqlite else task_id,
+                "user_id": owner.hex if sqlite else owner,
+                "title": title,
+                "description": description,
+                "done": done,
+                "created": created.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else created,
+                "updated": updated.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else updated,
+                "version": version,
+            }
+            connection.execute(
+                text(
+                    "INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at, version)"
+                    " VALUES (:id, :user_id, :title, :description, :done, :created, :updated, :version)"
+                ),
+                row,
+            )
+            document = {
+                "id": str(task_id),
+                "title": title,
+                "description": description,
+                "is_completed": done,
+                "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "user_id": str(owner),
+            }
+            written.append((orjson.dumps(document), version))
+    return written
+
+
+@pytest.mark.parametrize("revision", ["0002", "0003"])
+def test_tasks_written_before_0004_read_back_as_they_did(empty_database_url: str, revision: str) -> None:
     config = alembic_config(empty_database_url)
-    command.upgrade(config, "0002")
+    command.upgrade(config, revision)
+    engine = _engine(empty_database_url)
     owner = uuid.uuid4()
+    try:
+        written = _write_as_before(engine, owner)
+        if revision == "0003" and engine.dialect.name == "sqlite":
+            # Revision 0003's own rendering, kept in the rows, is what that release answered.
+            with engine.connect() as connection:
+                stored = set(connection.execute(text("SELECT document FROM tasks")).scalars())
+            assert stored == {answer.decode() for answer, _ in written}
+    finally:
+        engine.dispose()
 
-    async def create() -> list[bytes]:
-        database = open_database(empty_database_url)
-        await database.open()
-        try:
-            created: list[bytes] = []
-            for title, description in (("first", None), ('École 🙂 \\ "', "a\tb")):
-                async with database.unit_of_work() as work:
-                    created.append((await tasks.create_task(work, owner, title, description))[1].json)
-            return created
-        finally:
-            await database.dispose()
-
-    async def read() -> tasks.Page:
-        database = open_database(empty_database_url)
-        await database.open()
-        try:
-            async with database.unit_of_work() as work:
-                return await tasks.list_tasks(work, owner, tasks.ListQuery(sort="title"))
-        finally:
-            await database.dispose()
-
-    created = asyncio.run(create())
     command.upgrade(config, "head")
 
-    by_title: list[bytes] = sorted(created, key=lambda task: json.loads(task)["title"])
-    assert asyncio.run(read()).items_json == b"[" + b",".join(by_title) + b"]"
+    new_fields = b',"priority":"Medium","tags":[],"due_at":null}'
+    with create_app(Settings(database_url=empty_database_url, validate_responses=True)).test_client() as client:
+        for answer, version in written:
+            task_id = orjson.loads(answer)["id"]
+            response = client.get(f"/api/{owner}/tasks/{task_id}")
+            assert response.content == answer[:-1] + new_fields
+            assert response.headers["ETag"] == f'"{version}"'
+        listed = client.get(f"/api/{owner}/tasks", params={"sort": "created_at"}).json()
+        assert [orjson.dumps(task) for task in listed["items"]] == [answer[:-1] + new_fields for answer, _ in written]
+        assert listed["count"] == 3
+        metrics = client.get(f"/api/{owner}/tasks/metrics").json()
+        assert metrics == {
+            "total": 3,
+            "completed": 1,
+            "pending": 2,
+            "overdue": 0,
+            "high_priority": 0,
+            "medium_priority": 3,
+            "low_priority": 0,
+        }
+        # The counters go on from there.
+        toggled = client.patch(f"/api/{owner}/tasks/{orjson.loads(written[0][0])['id']}/complete")
+        assert toggled.headers["ETag"] == f'"{written[0][1] + 1}"'
+        assert client.get(f"/api/{owner}/tasks", params={"completed": "true"}).json()["count"] == 2
 
 
 def test_models_and_migrations_are_in_sync(empty_database_url: str) -> None:

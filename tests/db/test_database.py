@@ -19,6 +19,7 @@ from sqlalchemy import text
 from db import tasks
 from db.backends import open_database
 from db.database import Database, PoolOptions, UnitOfWork
+from db.tasks import TaskFields
 from tasks_api.migrations import upgrade_to_head
 from tests.support import INSERT_TASK, fresh_database
 
@@ -64,11 +65,11 @@ def _run(target: Target, scenario: Callable[[Database], Awaitable[T]]) -> T:
     return _with_database(target, scenario, size=2)
 
 
-async def _insert(work: UnitOfWork, owner: uuid.UUID, title: str) -> None:
+async def _insert(work: UnitOfWork, owner: str, title: str) -> None:
     await work.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": datetime.now(UTC)})
 
 
-async def _titles(database: Database, owner: uuid.UUID) -> set[str]:
+async def _titles(database: Database, owner: str) -> set[str]:
     """The owner's task titles as another connection sees them now."""
     async with database.unit_of_work() as work:
         page = await tasks.list_tasks(work, owner, tasks.ListQuery())
@@ -76,7 +77,7 @@ async def _titles(database: Database, owner: uuid.UUID) -> set[str]:
 
 
 def test_a_unit_commits_its_statements_together_when_it_ends(target: Target) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def scenario(database: Database) -> tuple[set[str], set[str]]:
         async with database.unit_of_work() as work:
@@ -92,7 +93,7 @@ def test_a_unit_commits_its_statements_together_when_it_ends(target: Target) -> 
 
 
 def test_a_unit_that_raises_rolls_its_transaction_back(target: Target) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def scenario(database: Database) -> set[str]:
         with pytest.raises(Abandoned):
@@ -106,25 +107,25 @@ def test_a_unit_that_raises_rolls_its_transaction_back(target: Target) -> None:
 
 
 def test_a_statement_run_alone_is_visible_to_other_connections_at_once(target: Target) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def scenario(database: Database) -> set[str]:
         async with database.unit_of_work() as work:
-            await tasks.create_task(work, owner, "alone", None)
+            await tasks.create_task(work, owner, TaskFields("alone"))
             return await _titles(database, owner)
 
     assert _run(target, scenario) == {"alone"}
 
 
 def test_statements_after_one_run_alone_join_a_transaction(target: Target) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def scenario(database: Database) -> tuple[set[str], set[str]]:
         with pytest.raises(Abandoned):
             async with database.unit_of_work() as work:
-                await tasks.create_task(work, owner, "alone", None)
+                await tasks.create_task(work, owner, TaskFields("alone"))
                 # Declared alone too, but no longer the unit's first statement.
-                await tasks.create_task(work, owner, "second", None)
+                await tasks.create_task(work, owner, TaskFields("second"))
                 await _insert(work, owner, "third")
                 during = await _titles(database, owner)
                 raise Abandoned
@@ -137,7 +138,7 @@ def test_statements_after_one_run_alone_join_a_transaction(target: Target) -> No
 
 
 def test_a_unit_that_raises_returns_its_connection_to_the_pool(target: Target) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def scenario(database: Database) -> set[str]:
         for ending_in in ("transaction", "autocommit"):
@@ -146,7 +147,7 @@ def test_a_unit_that_raises_returns_its_connection_to_the_pool(target: Target) -
                     if ending_in == "transaction":
                         await _insert(work, owner, "rolled back")
                     else:
-                        await tasks.create_task(work, owner, "kept", None)
+                        await tasks.create_task(work, owner, TaskFields("kept"))
                     raise Abandoned
         # The pool holds one connection: had either unit kept it, this checkout would time out.
         return await _titles(database, owner)
@@ -156,7 +157,7 @@ def test_a_unit_that_raises_returns_its_connection_to_the_pool(target: Target) -
 
 def test_a_unit_whose_connection_broke_is_given_a_new_one(tmp_path: Path) -> None:
     """PostgreSQL only: its server can end a session under a unit; an SQLite file has no session to end."""
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def scenario(database: Database) -> set[str]:
         with pytest.raises(psycopg.OperationalError):
@@ -164,7 +165,7 @@ def test_a_unit_whose_connection_broke_is_given_a_new_one(tmp_path: Path) -> Non
                 await _insert(work, owner, "lost with the connection")
                 await work.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"), {})
         async with database.unit_of_work() as work:
-            await tasks.create_task(work, owner, "on a new connection", None)
+            await tasks.create_task(work, owner, TaskFields("on a new connection"))
         return await _titles(database, owner)
 
     with fresh_database("postgresql", tmp_path) as url:

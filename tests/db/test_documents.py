@@ -16,7 +16,8 @@ from db import tasks
 from db.backends import open_database
 from db.database import UnitOfWork
 from db.documents import list_json, task_json
-from db.models import Task
+from db.models import PRIORITY_RANKS, Task
+from db.tasks import TaskFields, normalised_tags
 from tests.support import AWKWARD_TEXTS
 
 T = TypeVar("T")
@@ -31,6 +32,9 @@ _INSERT = insert(Task).values(
     is_completed=bindparam("is_completed"),
     created_at=bindparam("created_at"),
     updated_at=bindparam("updated_at"),
+    priority=bindparam("rank"),
+    tags=bindparam("tags"),
+    due_at=bindparam("due_at"),
 )
 
 
@@ -47,21 +51,29 @@ def _on(url: str, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _task(title: str, description: str | None, *, moment: datetime = ON_THE_SECOND) -> dict[str, Any]:
+def _task(
+    title: str, description: str | None, *, moment: datetime = ON_THE_SECOND, due_at: datetime | None = None
+) -> dict[str, Any]:
+    """A task as the API names its fields, with the values the insert stores (the priority's rank)."""
     return {
         "id": uuid.uuid4(),
-        "user_id": uuid.uuid4(),
+        "user_id": str(uuid.uuid4()),
         "title": title,
         "description": description,
         "is_completed": True,
         "created_at": moment,
         "updated_at": moment.replace(microsecond=123),
+        "priority": "Low",
+        "rank": PRIORITY_RANKS["Low"],
+        "tags": normalised_tags([title, "b", "a"]),
+        "due_at": due_at,
     }
 
 
 @pytest.mark.parametrize("text", AWKWARD_TEXTS.values(), ids=AWKWARD_TEXTS.keys())
 def test_a_stored_task_reads_back_as_python_renders_it(database_url: str, text: str) -> None:
-    task = _task(text, text)
+    # Due in the year 5: four digits in every rendering, not the one strftime writes.
+    task = _task(text, text, due_at=datetime(5, 6, 7, 8, 9, 10, 11, tzinfo=UTC))
 
     async def store_and_get(work: UnitOfWork) -> tasks.VersionedTask:
         await work.execute(_INSERT, task)
@@ -71,6 +83,7 @@ def test_a_stored_task_reads_back_as_python_renders_it(database_url: str, text: 
 
     assert stored.json == task_json(task)
     assert json.loads(stored.json)["created_at"] == "2026-01-02T03:04:05.000000Z"
+    assert json.loads(stored.json)["due_at"] == "0005-06-07T08:09:10.000011Z"
 
 
 @pytest.mark.parametrize("text", AWKWARD_TEXTS.values(), ids=AWKWARD_TEXTS.keys())
@@ -80,7 +93,9 @@ def test_a_written_task_is_answered_as_it_then_reads_back(database_url: str, tex
 
     async def write_and_read(work: UnitOfWork) -> list[tuple[bytes, bytes]]:
         await work.execute(_INSERT, task)
-        replaced = await tasks.update_task(work, owner, task_id, title=text, description=text, is_completed=False)
+        replaced = await tasks.update_task(
+            work, owner, task_id, TaskFields(text, text, tags=[text]), is_completed=False
+        )
         replaced_read = await tasks.get_task(work, owner, task_id)
         toggled = await tasks.toggle_task(work, owner, task_id)
         toggled_read = await tasks.get_task(work, owner, task_id)
@@ -92,7 +107,7 @@ def test_a_written_task_is_answered_as_it_then_reads_back(database_url: str, tex
 
 
 def test_a_page_reads_back_as_python_renders_it(database_url: str) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
     page_tasks = [
         {**_task(text, None, moment=ON_THE_SECOND.replace(second=second)), "user_id": owner}
         for second, text in enumerate(AWKWARD_TEXTS.values())
@@ -111,7 +126,7 @@ def test_a_page_reads_back_as_python_renders_it(database_url: str) -> None:
 
 
 def test_a_page_ends_where_its_last_task_ends_whatever_the_titles_hold(database_url: str) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
     marker = ',{"id":"'  # what begins each document of a page, as raw text
     page_tasks = [
         {**_task(f"{marker}{n}", marker, moment=ON_THE_SECOND.replace(second=n)), "user_id": owner} for n in range(3)
@@ -130,7 +145,7 @@ def test_a_page_ends_where_its_last_task_ends_whatever_the_titles_hold(database_
 
 
 def test_an_empty_page_is_an_empty_array(database_url: str) -> None:
-    page = _on(database_url, lambda work: tasks.list_tasks(work, uuid.uuid4(), tasks.ListQuery()))
+    page = _on(database_url, lambda work: tasks.list_tasks(work, str(uuid.uuid4()), tasks.ListQuery()))
 
     assert page.items_json == b"[]"
     assert page.total == 0

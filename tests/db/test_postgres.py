@@ -8,6 +8,7 @@ import dataclasses
 import select
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from db import tasks
 from db.database import PoolOptions, UnitOfWork
 from db.postgres import PostgresDatabase, _still_connected
+from db.tasks import TaskFields
 from tasks_api.migrations import upgrade_to_head
 from tests.support import fresh_database, sync_conninfo
 
@@ -68,8 +70,19 @@ def test_a_closed_connection_is_refused(conninfo: str) -> None:
 def test_through_a_transaction_pooler_every_task_operation_answers_as_it_does_directly(tmp_path: Path) -> None:
     """Through a pooler, each unit's first statement goes with its values bound by psycopg on the client: the
     same rows must come out of it, whatever the values, as from the statements bound by the server."""
-    owner, stranger = uuid.uuid4(), uuid.uuid4()
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
     titles = ["50% off_sale", "l'apostrophe", "naïve ☕", "back\\slash", "plain"]
+    due = datetime(2026, 12, 24, 17, 30, tzinfo=UTC)
+    fields = [
+        TaskFields(
+            title,
+            description=title or None,
+            priority=("High", "Medium", "Low")[n % 3],
+            tags=[["l'été", "work"], [], ["Work ", "home"]][n % 3],
+            due_at=due + timedelta(days=n) if n % 2 else None,
+        )
+        for n, title in enumerate(titles)
+    ]
 
     async def scenario(url: str) -> None:
         direct = PostgresDatabase(url, PoolOptions(size=2))
@@ -88,8 +101,8 @@ def test_through_a_transaction_pooler_every_task_operation_answers_as_it_does_di
 
         try:
             created = [
-                await on(pooled, partial(tasks.create_task, user_id=owner, title=title, description=title or None))
-                for title in titles
+                await on(pooled, partial(tasks.create_task, user_id=owner, fields=task_fields))
+                for task_fields in fields
             ]
             for task_id, task in created:
                 assert await read_alike(partial(tasks.get_task, user_id=owner, task_id=task_id)) == task
@@ -100,8 +113,7 @@ def test_through_a_transaction_pooler_every_task_operation_answers_as_it_does_di
                     tasks.update_task,
                     user_id=owner,
                     task_id=first,
-                    title="replaced",
-                    description=None,
+                    fields=TaskFields("replaced", tags=["other"]),
                     is_completed=True,
                     versions=[3, 1],
                 ),
@@ -121,11 +133,16 @@ def test_through_a_transaction_pooler_every_task_operation_answers_as_it_does_di
                 tasks.ListQuery(search="0% OFF_"),
                 tasks.ListQuery(search="'"),
                 tasks.ListQuery(sort="updated_at", limit=2),
+                tasks.ListQuery(priority="High"),
+                tasks.ListQuery(tags=("WORK",), sort="-priority", limit=1),
+                tasks.ListQuery(sort="due_at", limit=1),
+                tasks.ListQuery(sort="-due_at", limit=2),
+                tasks.ListQuery(sort="title", limit=2, offset=2),
             ]
             for query in queries:
                 page = await read_alike(partial(tasks.list_tasks, user_id=owner, query=query))
                 while page.last is not None:
-                    query = dataclasses.replace(query, after=page.last)
+                    query = dataclasses.replace(query, after=page.last, offset=None)
                     page = await read_alike(partial(tasks.list_tasks, user_id=owner, query=query))
             assert (await read_alike(partial(tasks.list_tasks, user_id=owner, query=tasks.ListQuery()))).total == 5
 

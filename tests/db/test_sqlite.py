@@ -18,6 +18,7 @@ from db import tasks
 from db.database import PoolOptions
 from db.errors import is_unavailable
 from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
+from db.tasks import TaskFields
 from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
 from tests.support import INSERT_TASK
@@ -80,13 +81,13 @@ def migrated(tmp_path: Path) -> Path:
 
 
 def test_a_read_on_the_loop_sees_a_write_as_soon_as_it_is_answered(migrated: Path) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def write_then_read(database: SQLiteDatabase) -> list[bool]:
         seen = []
         for n in range(20):
             async with database.unit_of_work() as work:
-                _, created = await tasks.create_task(work, owner, f"task {n}", None)
+                _, created = await tasks.create_task(work, owner, TaskFields(f"task {n}"))
             async with database.unit_of_work() as work:
                 page = await tasks.list_tasks(work, owner, tasks.ListQuery(limit=1))
             seen.append(page.items_json == b"[" + created.json + b"]")
@@ -96,7 +97,7 @@ def test_a_read_on_the_loop_sees_a_write_as_soon_as_it_is_answered(migrated: Pat
 
 
 def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated: Path) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def cancel_midway(database: SQLiteDatabase) -> None:
         inside = asyncio.Event()
@@ -115,7 +116,7 @@ def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated:
             await abandoned
         # The writer is free again, and its next write commits on its own.
         async with database.unit_of_work() as work:
-            await tasks.create_task(work, owner, "kept", None)
+            await tasks.create_task(work, owner, TaskFields("kept"))
 
     _on(migrated, cancel_midway)
 
@@ -124,7 +125,7 @@ def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated:
     assert titles == ["kept"]
 
 
-async def _insert_alone(database: SQLiteDatabase, owner: uuid.UUID, title: str | None, now: datetime) -> int:
+async def _insert_alone(database: SQLiteDatabase, owner: str, title: str | None, now: datetime) -> int:
     async with database.unit_of_work() as work:
         return await work.execute(
             INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": title, "now": now}, alone=True
@@ -132,7 +133,7 @@ async def _insert_alone(database: SQLiteDatabase, owner: uuid.UUID, title: str |
 
 
 def test_writes_that_wait_together_commit_together_and_fail_alone(migrated: Path) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
     now = datetime.now(UTC)
 
     async def scenario(database: SQLiteDatabase) -> list[object]:
@@ -156,11 +157,11 @@ def test_writes_that_wait_together_commit_together_and_fail_alone(migrated: Path
 
 def test_a_file_that_cannot_be_opened_fails_each_write_as_unavailable_until_it_can(tmp_path: Path) -> None:
     path = tmp_path / "not yet" / "tasks.db"
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
 
     async def write(database: SQLiteDatabase) -> tasks.VersionedTask:
         async with database.unit_of_work() as work:
-            _, created = await tasks.create_task(work, owner, "kept", None)
+            _, created = await tasks.create_task(work, owner, TaskFields("kept"))
         return created
 
     async def scenario(database: SQLiteDatabase) -> tuple[list[BaseException], tasks.VersionedTask]:
@@ -182,7 +183,7 @@ def test_a_file_that_cannot_be_opened_fails_each_write_as_unavailable_until_it_c
 
 
 def test_writes_still_queued_when_the_database_closes_are_answered(migrated: Path) -> None:
-    owner = uuid.uuid4()
+    owner = str(uuid.uuid4())
     now = datetime.now(UTC)
 
     async def scenario(database: SQLiteDatabase) -> list[object]:

@@ -43,6 +43,7 @@ def test_the_task_and_health_operations_are_there() -> None:
         "update_task",
         "delete_task",
         "toggle_task",
+        "get_task_metrics",
         "live",
         "ready",
     }

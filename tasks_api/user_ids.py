@@ -1,0 +1,47 @@
+"""User ids: the two modes the service runs in (``TASKS_API_USER_IDS``), the id a user's tasks are stored
+under, and whether a token's subject is the path's user.
+
+``uuid`` (the default) takes UUIDs only, as the contract always did; ``opaque`` takes the identity provider's
+own ids (Better Auth's, Clerk's, Auth0's ...). The rules of each are in the spec (``x-user-id-modes`` on the
+``UserId`` schema); the served spec carries the mode's.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from typing import Any
+
+MODES = ("uuid", "opaque")
+_MODES_KEY = "x-user-id-modes"
+_UUID_SHAPED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def canonical_user_id(user_id: str) -> str:
+    """The id a user's tasks are stored under: a UUID in lower case, whatever case a client sends it in (so a
+    UUID user keeps their tasks in both modes), any other id exactly as given."""
+    return user_id.lower() if _UUID_SHAPED.fullmatch(user_id) else user_id
+
+
+def same_user(subject: object, user_id: str, mode: str) -> bool:
+    """Whether a token's ``sub`` names the path's user: equal canonical ids; in ``uuid`` mode, equal UUIDs in any
+    of their spellings."""
+    if not isinstance(subject, str):
+        return False
+    if canonical_user_id(subject) == canonical_user_id(user_id):
+        return True
+    if mode != "uuid":
+        return False
+    try:
+        return uuid.UUID(subject) == uuid.UUID(user_id)
+    except ValueError:
+        return False
+
+
+def with_user_ids(specification: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The spec as served in ``mode``: the ``UserId`` schema with that mode's rules."""
+    served = copy.deepcopy(specification)
+    schema = served["components"]["schemas"]["UserId"]
+    schema.update(schema.pop(_MODES_KEY)[mode])
+    return served

@@ -60,6 +60,40 @@ def newest_first(tasks: Iterable[Task]) -> list[Task]:
     return sorted(tasks, key=lambda task: (task["created_at"], task["id"]), reverse=True)
 
 
+RANKS = {"Low": 1, "Medium": 2, "High": 3}
+# Every sort a list takes.
+SORTS = [
+    "-created_at",
+    "created_at",
+    "title",
+    "-title",
+    "updated_at",
+    "-updated_at",
+    "priority",
+    "-priority",
+    "due_at",
+    "-due_at",
+]
+
+
+def expected_order(tasks: list[Task], sort: str) -> list[str]:
+    """The ids in a sort's order: by its key, then by id; by priority's rank or the due date, then by creation and
+    id, with tasks without a due date last both ways."""
+    key, descending = sort.removeprefix("-"), sort.startswith("-")
+    if key == "priority":
+        ordered = sorted(tasks, key=lambda task: (RANKS[task["priority"]], task["created_at"], task["id"]))
+    elif key == "due_at":
+        dated = sorted((t for t in tasks if t["due_at"]), key=lambda t: (t["due_at"], t["created_at"], t["id"]))
+        undated = sorted((t for t in tasks if not t["due_at"]), key=lambda t: (t["created_at"], t["id"]))
+        if descending:
+            dated.reverse()
+            undated.reverse()
+        return [task["id"] for task in dated + undated]
+    else:
+        ordered = sorted(tasks, key=lambda task: (task[key], task["id"]))
+    return [task["id"] for task in (reversed(ordered) if descending else ordered)]
+
+
 def assert_problem(response: Any, status: int, error_code: str | None = None) -> dict[str, Any]:
     """An error answer: problem+json with the status, a stable error code and no internals; its body."""
     assert response.status_code == status, response.text

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import Task, create_task, new_user
-
-SORTS = ["-created_at", "created_at", "title", "-title", "updated_at", "-updated_at"]
+from tests.support import SORTS, Task, assert_problem, create_task, expected_order, new_user
 
 
 def toggle(client: TestClient, user: str, task: Task) -> Task:
@@ -38,18 +36,21 @@ def walk(client: TestClient, user: str, between_pages: Callable[[], None] = lamb
         page = listing(client, user, **params, cursor=page["next_cursor"])
 
 
-def expected_order(tasks: list[Task], sort: str) -> list[str]:
-    key = sort.removeprefix("-")
-    ordered = sorted(tasks, key=lambda task: (task[key], task["id"]), reverse=sort.startswith("-"))
-    return [task["id"] for task in ordered]
+def varied(n: int) -> dict[str, Any]:
+    """A priority, tags and due date for the nth task: every kind, with ties."""
+    due = None if n % 3 == 0 else f"2027-0{1 + n % 4}-01T09:00:00+01:00"
+    return {"priority": ("High", "Medium", "Low", "Medium")[n % 4], "tags": ["all", f"m{n % 2}"], "due_at": due}
 
 
 @pytest.fixture(scope="module")
 def seeded(client: TestClient) -> tuple[str, list[Task]]:
-    """A user with 23 tasks: repeated titles (so ties need the id), some completed, some updated later."""
+    """A user with 23 tasks: repeated titles, priorities and due dates (so ties need the id), some completed,
+    some updated later."""
     user = new_user()
     titles = ["banana", "Apple", "cherry", "apple", "banana", "Éclair", "date", "elder", "fig", "banana", "grape"]
-    tasks = [create_task(client, user, titles[n % len(titles)], description=f"note {n}") for n in range(23)]
+    tasks = [
+        create_task(client, user, titles[n % len(titles)], description=f"note {n}", **varied(n)) for n in range(23)
+    ]
     for index in (1, 4, 9, 16):
         tasks[index] = toggle(client, user, tasks[index])
     return user, tasks
@@ -184,7 +185,7 @@ def test_count_follows_every_kind_of_write(client: TestClient) -> None:
 @pytest.mark.parametrize("sort", SORTS)
 def test_writes_during_a_walk_never_repeat_or_skip_a_task(client: TestClient, sort: str) -> None:
     user = new_user()
-    tasks = [create_task(client, user, f"task {n % 7}") for n in range(30)]
+    tasks = [create_task(client, user, f"task {n % 7}", **varied(n)) for n in range(30)]
     doomed = iter(tasks[::3])
     deleted: set[str] = set()
     added = 0
@@ -192,7 +193,7 @@ def test_writes_during_a_walk_never_repeat_or_skip_a_task(client: TestClient, so
     def meddle() -> None:
         nonlocal added
         for _ in range(2):
-            create_task(client, user, f"task {added % 7} (new)")
+            create_task(client, user, f"task {added % 7} (new)", **varied(added))
             added += 1
         victim = next(doomed, None)
         if victim is not None:
@@ -289,3 +290,145 @@ def test_a_cursor_only_works_for_the_list_it_came_from(client: TestClient, seede
     _cursor_problem(client, new_user(), cursor, sort="title")
     # Only the page size may change between pages.
     assert len(listing(client, user, limit=5, sort="title", cursor=cursor)["items"]) == 5
+
+
+# ---- priority and tags ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("priority", ["High", "Medium", "Low"])
+def test_priority_filter(client: TestClient, seeded: tuple[str, list[Task]], priority: str) -> None:
+    user, tasks = seeded
+    matching = [task for task in tasks if task["priority"] == priority]
+
+    body = listing(client, user, priority=priority)
+
+    assert [task["id"] for task in body["items"]] == expected_order(matching, "-created_at")
+    assert body["count"] == len(matching) > 0
+
+
+def test_tag_filter_takes_tasks_carrying_every_tag_in_any_case(client: TestClient) -> None:
+    user, stranger = new_user(), new_user()
+    both = create_task(client, user, "both", tags=["Work", "urgent"])
+    work = create_task(client, user, "work", tags=["work"])
+    create_task(client, user, "none")
+    create_task(client, stranger, "theirs", tags=["work", "urgent"])
+
+    assert [task["id"] for task in listing(client, user, tags=[" WORK "])["items"]] == [work["id"], both["id"]]
+    assert [task["id"] for task in listing(client, user, tags=["work", "Urgent"])["items"]] == [both["id"]]
+    assert listing(client, user, tags=["work", "work"])["count"] == 2
+    assert listing(client, user, tags=["work", "urgent", "later"]) == {"items": [], "count": 0, "next_cursor": None}
+
+
+def test_tag_filter_follows_every_write(client: TestClient) -> None:
+    user = new_user()
+    first = create_task(client, user, "first", tags=["a"])
+    second = create_task(client, user, "second", tags=["a", "b"])
+
+    client.put(f"/api/{user}/tasks/{first['id']}", json={"title": "first", "is_completed": False, "tags": ["b"]})
+    client.delete(f"/api/{user}/tasks/{second['id']}")
+    client.patch(f"/api/{user}/tasks/{first['id']}/complete")
+
+    assert listing(client, user, tags=["a"])["count"] == 0
+    assert [task["id"] for task in listing(client, user, tags=["b"])["items"]] == [first["id"]]
+    assert listing(client, user, tags=["b"], completed="true")["count"] == 1
+
+
+def test_filters_combine_with_tags(client: TestClient, seeded: tuple[str, list[Task]]) -> None:
+    user, tasks = seeded
+    matching = [task for task in tasks if "m1" in task["tags"] and task["priority"] == "Medium"]
+    matching = [task for task in matching if not task["is_completed"]]
+
+    items = walk(client, user, tags=["m1", "all"], priority="Medium", completed="false", sort="-due_at", limit=2)
+
+    assert [task["id"] for task in items] == expected_order(matching, "-due_at")
+    assert listing(client, user, tags=["m1", "all"], priority="Medium", completed="false")["count"] == len(matching)
+
+
+def test_a_cursor_only_works_with_the_same_priority_and_tags(
+    client: TestClient, seeded: tuple[str, list[Task]]
+) -> None:
+    user, _ = seeded
+    cursor = _next_cursor(client, user, tags=["all"], priority="Medium")
+
+    assert listing(client, user, limit=1, tags=["ALL "], priority="Medium", cursor=cursor)["items"]
+    _cursor_problem(client, user, cursor, tags=["all"], limit=1)
+    _cursor_problem(client, user, cursor, priority="Medium", limit=1)
+    _cursor_problem(client, user, cursor, tags=["all", "m1"], priority="Medium", limit=1)
+
+
+# ---- the front end's spellings ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"),
+    [
+        ({"status": "pending"}, {"completed": "false"}),
+        ({"status": "completed"}, {"completed": "true"}),
+        ({"search": "BANANA"}, {"q": "BANANA"}),
+        ({"sort_by": "title"}, {"sort": "-title"}),
+        ({"sort_by": "priority", "sort_order": "asc"}, {"sort": "priority"}),
+        ({"sort_by": "due_at", "sort_order": "desc"}, {"sort": "-due_at"}),
+        ({"sort_order": "asc"}, {"sort": "created_at"}),
+        ({"sort_order": "desc"}, {}),
+    ],
+)
+def test_the_front_ends_spellings_list_what_ours_list(
+    client: TestClient, seeded: tuple[str, list[Task]], theirs: dict[str, str], ours: dict[str, str]
+) -> None:
+    user, _ = seeded
+
+    assert listing(client, user, **theirs) == listing(client, user, **ours)
+    assert walk(client, user, lambda: None, limit=3, **theirs) == listing(client, user, **ours)["items"]
+
+
+@pytest.mark.parametrize(
+    ("params", "clashing"),
+    [
+        ({"completed": "true", "status": "pending"}, {"completed", "status"}),
+        ({"q": "a", "search": "a"}, {"q", "search"}),
+        ({"sort": "title", "sort_by": "title"}, {"sort", "sort_by"}),
+        ({"sort": "title", "sort_order": "asc"}, {"sort", "sort_order"}),
+        ({"cursor": "abc.def", "page": "1"}, {"cursor", "page"}),
+        ({"cursor": "abc.def", "page_size": "10"}, {"cursor", "page_size"}),
+    ],
+)
+def test_two_spellings_of_one_thing_are_400_naming_both(
+    client: TestClient, params: dict[str, str], clashing: set[str]
+) -> None:
+    problem = assert_problem(client.get(f"/api/{new_user()}/tasks", params=params), 400, "VALIDATION_ERROR")
+
+    assert {error["field"] for error in problem["field_errors"]} == clashing
+    assert all(f"'{name}'" in problem["detail"] for name in clashing)
+
+
+# ---- pages by number --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sort", ["-created_at", "title", "priority", "-due_at"])
+def test_pages_by_number_are_slices_of_the_whole_list(
+    client: TestClient, seeded: tuple[str, list[Task]], sort: str
+) -> None:
+    user, tasks = seeded
+    everything = listing(client, user, sort=sort)["items"]
+
+    pages = [listing(client, user, sort=sort, page=page, page_size=5) for page in range(1, 7)]
+
+    assert [task for page in pages for task in page["items"]] == everything
+    assert [len(page["items"]) for page in pages] == [5, 5, 5, 5, 3, 0]
+    assert {page["count"] for page in pages} == {len(tasks)}
+
+
+def test_a_page_by_number_has_fifty_tasks_unless_told_and_a_cursor_to_go_on(client: TestClient) -> None:
+    user = new_user()
+    for n in range(53):
+        create_task(client, user, f"t{n:02}")
+    everything = listing(client, user, sort="title")["items"]
+
+    first = listing(client, user, sort="title", page=1)
+    alone = listing(client, user, sort="title", page_size=50)
+    rest = listing(client, user, sort="title", cursor=first["next_cursor"])
+
+    assert first["items"] == alone["items"] == everything[:50]
+    assert first["count"] == 53
+    assert rest["items"] == everything[50:]
+    assert listing(client, user, sort="title", page=2)["next_cursor"] is None

@@ -8,7 +8,6 @@ import logging
 import logging.config
 import os
 import signal
-import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -37,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="upgrade the database to head and exit")
 
     token = commands.add_parser("token", help="print an HS256 token for a user (needs TASKS_API_AUTH_JWT_SECRET)")
-    token.add_argument("--user", type=uuid.UUID, required=True, help="the user id the token is for")
+    token.add_argument(
+        "--user", required=True, help="the user id the token is for (a UUID, or an identity provider's id)"
+    )
     token.add_argument("--ttl", type=_duration, default="1h", help="lifetime: 90s, 30m, 1h, 7d (default: 1h)")
     return parser
 
@@ -52,11 +53,11 @@ def _duration(text: str) -> float:
     return int(number) * _UNITS[unit]
 
 
-def _token(settings: Settings, user: uuid.UUID, ttl: float) -> str:
+def _token(settings: Settings, user: str, ttl: float) -> str:
     tokens = settings.tokens
     if tokens is None or tokens.secret is None:
         raise ConfigurationError("tasks-api token signs with TASKS_API_AUTH_JWT_SECRET, which is not set")
-    return issue_token(tokens.secret, str(user), ttl, issuer=tokens.issuer, audience=tokens.audience)
+    return issue_token(tokens.secret, user, ttl, issuer=tokens.issuer, audience=tokens.audience)
 
 
 def _is_loopback(host: str) -> bool:

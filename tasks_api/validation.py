@@ -329,8 +329,9 @@ class JSONBodyValidator(JSONRequestBodyValidator):
 
     def __init__(self, **kwargs: Any) -> None:
         # Connexion's own "required" check trusts Content-Length and so refuses chunked bodies;
-        # ``_parse`` refuses an empty body itself, whatever the framing.
-        super().__init__(**{**kwargs, "required": False})
+        # ``_parse`` refuses an empty body itself, whatever the framing. The body passed on with its defaults is
+        # written as JSON is (UTF-8), whatever charset the request named.
+        super().__init__(**{**kwargs, "required": False, "encoding": "utf-8"})
 
     # As Connexion's DefaultsJSONRequestBodyValidator: an omitted property takes the schema's default, and the
     # handler gets the body with it (Connexion passes on the body as validated), so the spec decides what an

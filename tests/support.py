@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
+import string
 import subprocess
 import sys
 import threading
@@ -40,6 +42,11 @@ Task = dict[str, Any]
 
 def new_user() -> str:
     return str(uuid.uuid4())
+
+
+def better_auth_id() -> str:
+    """A user id as Better Auth 1.4 makes one: 32 letters and digits, case-sensitive (an opaque user id)."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
 
 
 def post_task(client: Any, user: str, title: str = "a task", **fields: Any) -> Any:

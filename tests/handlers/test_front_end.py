@@ -11,8 +11,6 @@ error code, the message is the body's ``detail``.
 
 from __future__ import annotations
 
-import secrets
-import string
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -25,17 +23,13 @@ from starlette.testclient import TestClient
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
+from tests.support import better_auth_id
 from tests.tokens import SigningKey, claims, jwks_server
 
 BETTER_AUTH_URL = "http://localhost:3000"
 BACKEND_URL = "/api"
 # lib/api/errors.ts
 ERROR_CODES = {401: "AUTH_FAILED", 403: "ACCESS_DENIED", 404: "NOT_FOUND", 422: "VALIDATION_ERROR"}
-
-
-def better_auth_id() -> str:
-    """A user id as Better Auth 1.4 makes one: 32 letters and digits, case-sensitive."""
-    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
 
 
 @dataclass

@@ -1,39 +1,65 @@
 """The Python client (sdk/python, ``tasks_api_client``) against a live server with authentication on, on SQLite
-and on PostgreSQL: the scenarios the TypeScript client's tests run."""
+and on PostgreSQL, in both user-id modes: the scenarios the TypeScript client's tests run."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 import httpx
 import pytest
 from tasks_api_client import AuthenticatedClient
 from tasks_api_client.api.health import ready
-from tasks_api_client.api.tasks import create_task, delete_task, get_task, list_tasks, toggle_task, update_task
-from tasks_api_client.models import Problem, ProblemErrorCode, Task, TaskCreate, TaskList, TaskSort, TaskUpdate
+from tasks_api_client.api.tasks import (
+    create_task,
+    delete_task,
+    get_task,
+    get_task_metrics,
+    list_tasks,
+    toggle_task,
+    update_task,
+)
+from tasks_api_client.models import (
+    ListTasksSortBy,
+    Priority,
+    Problem,
+    ProblemErrorCode,
+    SortOrder,
+    Task,
+    TaskCreate,
+    TaskList,
+    TaskMetrics,
+    TaskSort,
+    TaskUpdate,
+)
 from tasks_api_client.types import UNSET, Unset
 
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
-from tests.support import closed_port, running_server
+from tests.support import better_auth_id, closed_port, running_server
 from tests.tokens import SECRET, hs256
 
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings) -> Iterator[str]:
-    with running_server(create_app(replace(settings, tokens=TokenSettings(secret=SECRET)))) as url:
-        yield f"{url}/api"
+NewUser = Callable[[], str]
 
 
-def client_for(base_url: str, user: uuid.UUID, token: str | None = None) -> AuthenticatedClient:
-    return AuthenticatedClient(base_url=base_url, token=token if token is not None else hs256(str(user)))
+@pytest.fixture(scope="module", params=["uuid", "opaque"])
+def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[str, NewUser]]:
+    """The service's base URL, in each user-id mode, and where its users' ids come from."""
+    configured = replace(settings, tokens=TokenSettings(secret=SECRET), user_ids=request.param)
+    new_user: NewUser = better_auth_id if request.param == "opaque" else lambda: str(uuid.uuid4())
+    with running_server(create_app(configured)) as url:
+        yield f"{url}/api", new_user
 
 
-def created(client: AuthenticatedClient, user: uuid.UUID, title: str = "a task") -> tuple[Task, str]:
+def client_for(base_url: str, user: str, token: str | None = None) -> AuthenticatedClient:
+    return AuthenticatedClient(base_url=base_url, token=token if token is not None else hs256(user))
+
+
+def created(client: AuthenticatedClient, user: str, title: str = "a task") -> tuple[Task, str]:
     response = create_task.sync_detailed(user, client=client, body=TaskCreate(title=title))
     assert response.status_code == HTTPStatus.CREATED
     assert isinstance(response.parsed, Task)
@@ -48,8 +74,9 @@ def problem(response: object, status: HTTPStatus, code: ProblemErrorCode) -> Pro
     return parsed
 
 
-def test_every_operation(base_url: str) -> None:
-    user = uuid.uuid4()
+def test_every_operation(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    user = new_user()
     client = client_for(base_url, user)
     task, etag = created(client, user, "Buy milk")
     assert (task.title, task.user_id, task.description) == ("Buy milk", user, None)
@@ -68,8 +95,36 @@ def test_every_operation(base_url: str) -> None:
     assert ready.sync(client=client) is not None
 
 
-def test_a_pagination_walk_follows_next_cursor(base_url: str) -> None:
-    user = uuid.uuid4()
+def test_priority_tags_due_dates_filters_sorts_and_metrics(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    user = new_user()
+    client = client_for(base_url, user)
+    due = datetime(2026, 12, 24, 17, tzinfo=UTC)
+    body = TaskCreate(title="urgent", priority=Priority.HIGH, tags=["Work ", "q1"], due_at=due)
+    urgent = create_task.sync(user, client=client, body=body)
+    later, _ = created(client, user, "later")
+
+    assert isinstance(urgent, Task)
+    assert (urgent.priority, urgent.tags, urgent.due_at) == (Priority.HIGH, ["q1", "work"], due)
+    assert (later.priority, later.tags, later.due_at) == (Priority.MEDIUM, [], None)
+    by_tag = list_tasks.sync(user, client=client, tags=["WORK"], priority=Priority.HIGH)
+    assert isinstance(by_tag, TaskList) and [task.id for task in by_tag.items] == [urgent.id]
+    by_due = list_tasks.sync(user, client=client, sort_by=ListTasksSortBy.DUE_AT, sort_order=SortOrder.DESC)
+    assert isinstance(by_due, TaskList) and [task.id for task in by_due.items] == [urgent.id, later.id]
+    replaced = update_task.sync(user, urgent.id, client=client, body=TaskUpdate(title="calm", is_completed=True))
+    assert isinstance(replaced, Task) and (replaced.priority, replaced.tags, replaced.due_at) == (
+        Priority.MEDIUM,
+        [],
+        None,
+    )
+    metrics = get_task_metrics.sync(user, client=client)
+    assert isinstance(metrics, TaskMetrics)
+    assert (metrics.total, metrics.completed, metrics.medium_priority, metrics.high_priority) == (2, 1, 2, 0)
+
+
+def test_a_pagination_walk_follows_next_cursor(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    user = new_user()
     client = client_for(base_url, user)
     titles = [created(client, user, f"walk {n}")[0].title for n in range(5)]
 
@@ -89,8 +144,9 @@ def test_a_pagination_walk_follows_next_cursor(base_url: str) -> None:
     assert pages == 3
 
 
-def test_a_stale_etag_is_412_and_a_current_one_304(base_url: str) -> None:
-    user = uuid.uuid4()
+def test_a_stale_etag_is_412_and_a_current_one_304(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    user = new_user()
     client = client_for(base_url, user)
     task, etag = created(client, user)
 
@@ -105,8 +161,9 @@ def test_a_stale_etag_is_412_and_a_current_one_304(base_url: str) -> None:
     problem(stale, HTTPStatus.PRECONDITION_FAILED, ProblemErrorCode.PRECONDITION_FAILED)
 
 
-def test_each_error_code(base_url: str) -> None:
-    alice, bob = uuid.uuid4(), uuid.uuid4()
+def test_each_error_code(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    alice, bob = new_user(), new_user()
     client = client_for(base_url, alice)
 
     problem(list_tasks.sync_detailed(alice, client=client_for(base_url, alice, "bad")), HTTPStatus.UNAUTHORIZED,
@@ -123,7 +180,7 @@ def test_each_error_code(base_url: str) -> None:
 
 
 def test_a_stopped_server_is_a_connection_error() -> None:
-    user = uuid.uuid4()
+    user = str(uuid.uuid4())
     client = client_for(f"http://127.0.0.1:{closed_port()}/api", user)
 
     with pytest.raises(httpx.ConnectError):

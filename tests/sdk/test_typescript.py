@@ -1,5 +1,6 @@
 """The TypeScript client (sdk/typescript) against a live ``tasks-api serve``, with authentication on, on SQLite
-and on PostgreSQL: its own ``npm test`` (node:test, and the type tests), run with the server's address."""
+with Better Auth's user ids (``TASKS_API_USER_IDS=opaque``) and on PostgreSQL with UUIDs: its own ``npm test``
+(node:test, and the type tests), run with the server's address."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import closed_port, new_user, serving
+from db.urls import is_sqlite
+from tests.support import better_auth_id, closed_port, new_user, serving
 from tests.tokens import SECRET, hs256
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
@@ -28,8 +30,11 @@ def _require_node_modules() -> None:
 
 def test_the_typescript_client_against_the_service(database_url: str) -> None:
     _require_node_modules()
-    users = [{"id": user, "token": hs256(user, ttl=3600)} for user in (new_user(), new_user())]
-    with serving(database_url, "--no-migrate", TASKS_API_AUTH_JWT_SECRET=SECRET.decode()) as server:
+    # Each user-id mode once, each on one database: the client takes ids as strings in both.
+    mode, make_user = ("opaque", better_auth_id) if is_sqlite(database_url) else ("uuid", new_user)
+    users = [{"id": user, "token": hs256(user, ttl=3600)} for user in (make_user(), make_user())]
+    environment = {"TASKS_API_AUTH_JWT_SECRET": SECRET.decode(), "TASKS_API_USER_IDS": mode}
+    with serving(database_url, "--no-migrate", **environment) as server:
         completed = subprocess.run(
             ["npm", "test", "--silent"],
             cwd=PACKAGE,
@@ -46,4 +51,4 @@ def test_the_typescript_client_against_the_service(database_url: str) -> None:
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "# fail 0" in completed.stdout
-    assert "# pass 12" in completed.stdout, completed.stdout  # every test ran
+    assert "# pass 14" in completed.stdout, completed.stdout  # every test ran

@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import TASKS_API, answers, new_user, serving, wait_for
+from tests.support import TASKS_API, answers, better_auth_id, new_user, serving, wait_for
 from tests.tokens import SECRET
 
 
@@ -82,9 +82,8 @@ def _cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_token_prints_an_hs256_token_for_the_user() -> None:
-    user = new_user()
-
+@pytest.mark.parametrize("user", [new_user(), better_auth_id(), "auth0|5f7c8ec7c33c6c004bbafe82"])
+def test_token_prints_an_hs256_token_for_the_user(user: str) -> None:
     printed = _cli("token", "--user", user, "--ttl", "2h", TASKS_API_AUTH_JWT_SECRET=SECRET.decode())
 
     assert printed.returncode == 0, printed.stderr

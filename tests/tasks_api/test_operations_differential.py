@@ -56,6 +56,16 @@ CORPUS = [
     Call("GET", "/api/{user}/tasks?completed=false&sort=title&limit=1"),
     Call("GET", "/api/{user}/tasks?q=SEC&sort=-updated_at"),
     Call("GET", "/api/{user}/tasks?completed=true"),
+    Call(
+        "POST",
+        "/api/{user}/tasks",
+        _json({"title": "t", "priority": "High", "tags": [" A", "b"], "due_at": None}),
+        JSON,
+    ),
+    Call("POST", "/api/{user}/tasks", _json({"title": "t", "due_at": "2027-01-01T00:00:00+02:00"}), JSON),
+    Call("GET", "/api/{user}/tasks?tags=a&tags=B&priority=High&sort=-due_at"),
+    Call("GET", "/api/{user}/tasks?status=pending&search=t&sort_by=priority&sort_order=asc&page=1&page_size=2"),
+    Call("GET", "/api/{user}/tasks/metrics"),
     Call("GET", "/api/health/live"),
     Call("GET", "/api/health/ready"),
     # Conditional requests.
@@ -79,6 +89,9 @@ CORPUS = [
     Call("GET", "/api/{user}/tasks?cursor=abc.def"),
     Call("GET", "/api/{user}/tasks?cursor=!!"),
     Call("GET", "/api/{user}/tasks?q="),
+    Call("GET", "/api/{user}/tasks?q=a&search=a&page=0"),
+    Call("GET", "/api/{user}/tasks?tags=&priority=urgent"),
+    Call("GET", "/api/not-a-uuid/tasks/metrics"),
     # Bad bodies.
     Call("POST", "/api/{user}/tasks", b'{"title": ', JSON),
     Call("POST", "/api/{user}/tasks", b"", JSON),
@@ -89,6 +102,8 @@ CORPUS = [
     Call("POST", "/api/{user}/tasks", _json(["title"]), JSON),
     Call("PUT", "/api/{user}/tasks/{task}", _json({"title": "t"}), JSON),
     Call("PUT", "/api/{user}/tasks/{task}", _json({"title": 7, "is_completed": "yes"}), JSON),
+    Call("PUT", "/api/{user}/tasks/{task}", _json({"title": "t", "is_completed": True, "tags": ["x"] * 21}), JSON),
+    Call("POST", "/api/{user}/tasks", _json({"title": "t", "due_at": "2016-12-31T23:59:60Z"}), JSON),
     Call("POST", "/api/{user}/tasks", b'{"title": "' + b"x" * 70_000 + b'"}', JSON),
     # Wrong and missing media types.
     Call("POST", "/api/{user}/tasks", b'{"title": "t"}'),

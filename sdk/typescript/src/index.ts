@@ -5,16 +5,21 @@
  */
 import createClient from "openapi-fetch";
 
-import type { components, paths } from "./schema.js";
+import type { components, operations, paths } from "./schema.js";
 
-export type { components, paths } from "./schema.js";
+export type { components, operations, paths } from "./schema.js";
 
 type Schemas = components["schemas"];
 export type Task = Schemas["Task"];
 export type TaskList = Schemas["TaskList"];
 export type TaskSort = Schemas["TaskSort"];
+export type TaskPriority = Schemas["Priority"];
+export type TaskMetrics = Schemas["TaskMetrics"];
 export type TaskCreate = Schemas["TaskCreate"];
-/** A full replace: an omitted `description` becomes null (it is not "left unchanged"). */
+/**
+ * A full replace: an omitted `description` or `due_at` becomes null, omitted `tags` none and an omitted `priority`
+ * Medium (nothing is "left unchanged").
+ */
 export type TaskUpdate = Schemas["TaskUpdate"];
 export type Problem = Schemas["Problem"];
 export type FieldError = Schemas["FieldError"];
@@ -47,16 +52,12 @@ export interface NotModified {
   etag: string;
 }
 
-export interface ListQuery {
-  completed?: boolean;
-  /** Case-insensitive substring of the title or the description. */
-  q?: string;
-  sort?: TaskSort;
-  /** Page size, 1-1000 (default 1000). */
-  limit?: number;
-  /** The previous page's `next_cursor`, with the same filters and sort. */
-  cursor?: string;
-}
+/**
+ * The list's filters, sort and page, as the spec declares them: `completed`, `q`, `priority`, `tags` (every one of
+ * them), `sort`, `limit` and `cursor`; and the original front end's spellings (`status`, `search`, `sort_by` with
+ * `sort_order`, `page` with `page_size`), of which one spelling of a thing may be sent, not both.
+ */
+export type ListQuery = NonNullable<operations["list_tasks"]["parameters"]["query"]>;
 
 export interface Conditional {
   /** Apply the change only if the task is still at this ETag; otherwise PRECONDITION_FAILED (412). */
@@ -161,6 +162,30 @@ export function createTasksClient(options: TasksClientOptions) {
     return sent.data ? success(sent.data, sent.response) : failure(sent.response, sent.error);
   }
 
+  /** With `ifNoneMatch` (an ETag the caller holds), a task that has not changed answers NotModified; without it,
+   * the answer is the task (or the error). */
+  async function getTask(userId: string, taskId: string): Promise<ApiResponse<Task>>;
+  async function getTask(
+    userId: string,
+    taskId: string,
+    options: { ifNoneMatch?: string },
+  ): Promise<ApiResponse<Task> | NotModified>;
+  async function getTask(
+    userId: string,
+    taskId: string,
+    options: { ifNoneMatch?: string } = {},
+  ): Promise<ApiResponse<Task> | NotModified> {
+    const header = options.ifNoneMatch ? { "If-None-Match": options.ifNoneMatch } : {};
+    const sent = await call((signal) =>
+      client.GET("/{user_id}/tasks/{task_id}", { params: { ...path(userId, taskId), header }, signal }),
+    );
+    if (!sent) return unavailable();
+    if (sent.response.status === 304) {
+      return { success: true, notModified: true, etag: sent.response.headers.get("ETag") ?? options.ifNoneMatch! };
+    }
+    return sent.data ? success(sent.data, sent.response) : failure(sent.response, sent.error);
+  }
+
   return {
     listTasks,
 
@@ -183,22 +208,7 @@ export function createTasksClient(options: TasksClientOptions) {
       return sent.data ? success(sent.data, sent.response) : failure(sent.response, sent.error);
     },
 
-    /** With `ifNoneMatch` (an ETag the caller holds), a task that has not changed answers NotModified. */
-    async getTask(
-      userId: string,
-      taskId: string,
-      options: { ifNoneMatch?: string } = {},
-    ): Promise<ApiResponse<Task> | NotModified> {
-      const header = options.ifNoneMatch ? { "If-None-Match": options.ifNoneMatch } : {};
-      const sent = await call((signal) =>
-        client.GET("/{user_id}/tasks/{task_id}", { params: { ...path(userId, taskId), header }, signal }),
-      );
-      if (!sent) return unavailable();
-      if (sent.response.status === 304) {
-        return { success: true, notModified: true, etag: sent.response.headers.get("ETag") ?? options.ifNoneMatch! };
-      }
-      return sent.data ? success(sent.data, sent.response) : failure(sent.response, sent.error);
-    },
+    getTask,
 
     /** A full replace: `description` left out becomes null. */
     async replaceTask(
@@ -222,6 +232,15 @@ export function createTasksClient(options: TasksClientOptions) {
       );
       if (!sent) return unavailable();
       return sent.response.status === 204 ? { success: true, data: null } : failure(sent.response, sent.error);
+    },
+
+    /** How many tasks the user has: in all, completed, pending, overdue, and of each priority. */
+    async getTaskMetrics(userId: string): Promise<ApiResponse<TaskMetrics>> {
+      const sent = await call((signal) =>
+        client.GET("/{user_id}/tasks/metrics", { params: { path: { user_id: userId } }, signal }),
+      );
+      if (!sent) return unavailable();
+      return sent.data ? success(sent.data, sent.response) : failure(sent.response, sent.error);
     },
 
     /** Flips `is_completed` atomically. */

@@ -17,11 +17,36 @@ export interface paths {
          *     newest first. `count` is the number of tasks matching the filters, whatever the page. Follow
          *     `next_cursor` (with the same filters and sort) until it is null to read every page; tasks added or
          *     removed meanwhile never make a page repeat or skip one that existed throughout.
+         *
+         *     The original front end's parameters are taken too (`status`, `search`, `sort_by` with `sort_order`, and
+         *     pages by number with `page` and `page_size`); two parameters that say the same thing differently in one
+         *     request (`completed` and `status`, `q` and `search`, `sort` and `sort_by` or `sort_order`, `cursor` and
+         *     `page` or `page_size`) are a 400 naming both.
          */
         get: operations["list_tasks"];
         put?: never;
         /** Create a task */
         post: operations["create_task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{user_id}/tasks/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count a user's tasks
+         * @description How many tasks the user has, completed, pending, overdue (open, with a due date that has passed) and of each priority.
+         */
+        get: operations["get_task_metrics"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -38,8 +63,9 @@ export interface paths {
         /** Get one task */
         get: operations["get_task"];
         /**
-         * Replace a task's title, description and completion
-         * @description A full replace; an omitted `description` becomes null. `id`, `user_id` and `created_at` never change.
+         * Replace a task's title, description, completion, priority, tags and due date
+         * @description A full replace: an omitted `description` or `due_at` becomes null, omitted `tags` none, an omitted
+         *     `priority` Medium. `id`, `user_id` and `created_at` never change.
          */
         put: operations["update_task"];
         post?: never;
@@ -115,11 +141,26 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description A list's order, by a task's field; `-` for descending.
+         * @description The owner's id. The service runs in one of two modes (`TASKS_API_USER_IDS`), and the document it serves
+         *     carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID; `opaque`, the identity
+         *     provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and `-_.|:@` starting
+         *     with a letter or digit, compared exactly, except that a UUID is compared in lower case. Clients take it as
+         *     a plain string in both modes.
+         */
+        UserId: string;
+        /**
+         * @description A list's order, by a task's field; `-` for descending. `priority` ranks Low below Medium below High, so
+         *     `-priority` lists High first; tasks without a due date come last in both `due_at` directions.
          * @default -created_at
          * @enum {string}
          */
-        TaskSort: "-created_at" | "created_at" | "title" | "-title" | "updated_at" | "-updated_at";
+        TaskSort: "-created_at" | "created_at" | "title" | "-title" | "updated_at" | "-updated_at" | "priority" | "-priority" | "due_at" | "-due_at";
+        /**
+         * @default desc
+         * @enum {string}
+         */
+        SortOrder: "asc" | "desc";
+        Search: string;
         /** @example Buy milk */
         Title: string;
         /**
@@ -127,14 +168,42 @@ export interface components {
          * @example Two litres, semi-skimmed
          */
         Description: string | null;
+        /** @enum {string} */
+        Priority: "High" | "Medium" | "Low";
+        /**
+         * @description A label. Stored trimmed and in lower case, so `Work ` and `work` are one tag: 1-50 characters once
+         *     trimmed, no control characters.
+         * @example work
+         */
+        Tag: string;
+        /**
+         * @description The task's tags; duplicates (after trimming and lower-casing) are merged.
+         * @default []
+         */
+        TagList: components["schemas"]["Tag"][];
+        /**
+         * Format: date-time
+         * @description When the task is due, with an offset (RFC 3339); answered in UTC. Null means no due date.
+         * @default null
+         * @example 2026-12-24T18:00:00+01:00
+         */
+        DueAt: string | null;
         TaskCreate: {
             title: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
+            /** @default Medium */
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["TagList"];
+            due_at?: components["schemas"]["DueAt"];
         };
         TaskUpdate: {
             title: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             is_completed: boolean;
+            /** @default Medium */
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["TagList"];
+            due_at?: components["schemas"]["DueAt"];
         };
         Task: {
             /** Format: uuid */
@@ -146,8 +215,12 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
-            /** Format: uuid */
-            user_id: string;
+            user_id: components["schemas"]["UserId"];
+            priority: components["schemas"]["Priority"];
+            /** @description Trimmed, lower-cased and sorted; empty when none. */
+            tags: string[];
+            /** Format: date-time */
+            due_at: string | null;
         };
         TaskList: {
             items: components["schemas"]["Task"][];
@@ -155,6 +228,16 @@ export interface components {
             count: number;
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
+        };
+        TaskMetrics: {
+            total: number;
+            completed: number;
+            pending: number;
+            /** @description Open tasks whose due date has passed. */
+            overdue: number;
+            high_priority: number;
+            medium_priority: number;
+            low_priority: number;
         };
         Health: {
             /** @enum {string} */
@@ -301,7 +384,7 @@ export interface components {
     };
     parameters: {
         /** @description The owner of the tasks. */
-        UserId: string;
+        UserId: components["schemas"]["UserId"];
         /** @description The task. */
         TaskId: string;
         /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
@@ -333,14 +416,40 @@ export interface operations {
             query?: {
                 /** @description Only completed (`true`) or only open (`false`) tasks. */
                 completed?: boolean;
+                /** @description The front end's spelling of `completed`; send one or the other. */
+                status?: "pending" | "completed";
                 /** @description Case-insensitive substring of the title or the description. `%`, `_` and `\` are literal. */
-                q?: string;
-                /** @description Sort key, `-` for descending; ties are broken by `id` in the same direction. */
+                q?: components["schemas"]["Search"];
+                /** @description The front end's spelling of `q`; send one or the other. */
+                search?: components["schemas"]["Search"];
+                /** @description Only tasks of this priority. */
+                priority?: components["schemas"]["Priority"];
+                /**
+                 * @description Only tasks carrying every one of these tags (`tags=a&tags=b`); compared trimmed and case-insensitively,
+                 *     as tags are stored.
+                 */
+                tags?: components["schemas"]["Tag"][];
+                /**
+                 * @description Sort key, `-` for descending. Ties are broken by `id` in the same direction; for `priority` and `due_at`,
+                 *     by `created_at`, then `id`. `-priority` puts High first (High above Medium above Low); tasks without a
+                 *     due date come last in both `due_at` directions.
+                 */
                 sort?: components["schemas"]["TaskSort"];
-                /** @description Page size. */
+                /** @description The front end's spelling of `sort`, with `sort_order`; send one or the other. */
+                sort_by?: "created_at" | "updated_at" | "title" | "priority" | "due_at";
+                /** @description The direction of `sort_by` (of `created_at` without it); not with `sort`, which carries its own. */
+                sort_order?: components["schemas"]["SortOrder"];
+                /** @description Page size, for pages by cursor. */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; opaque, and only valid with the same filters and sort. */
                 cursor?: string;
+                /**
+                 * @description A page by number (from 1), for clients that page by offset; `count` stays the number of matching tasks.
+                 *     Tasks written meanwhile shift the pages: cursors are the way to read every task exactly once.
+                 */
+                page?: number;
+                /** @description The size of a page by number (default 50); without `page`, the first page. */
+                page_size?: number;
             };
             header?: {
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
@@ -411,6 +520,39 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["ServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    get_task_metrics: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
+                "X-Request-ID"?: components["parameters"]["XRequestID"];
+            };
+            path: {
+                /** @description The owner of the tasks. */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -71,6 +71,36 @@ describe("every operation", () => {
     assert.deepEqual(seen, titles);
   });
 
+  test("priority, tags and due dates; the filters, sorts and metrics that use them", async () => {
+    const marker = `fields ${randomUUID()}`;
+    const urgent = await aliceClient.createTask(alice.id, {
+      title: `${marker} urgent`,
+      priority: "High",
+      tags: ["Work ", "q1"],
+      due_at: "2026-12-24T18:00:00+01:00",
+    });
+    assert.equal(urgent.success, true, JSON.stringify(urgent));
+    assert.deepEqual(
+      [urgent.data.priority, urgent.data.tags, urgent.data.due_at],
+      ["High", ["q1", "work"], "2026-12-24T17:00:00.000000Z"],
+    );
+    const later = await created(aliceClient, alice, `${marker} later`);
+    assert.deepEqual([later.data.priority, later.data.tags, later.data.due_at], ["Medium", [], null]);
+
+    const byTag = await aliceClient.listTasks(alice.id, { q: marker, tags: ["WORK", "q1"] });
+    assert.deepEqual(byTag.data.items.map((task) => task.id), [urgent.data.id]);
+    const byPriority = await aliceClient.listTasks(alice.id, { search: marker, sort_by: "priority", sort_order: "asc" });
+    assert.deepEqual(byPriority.data.items.map((task) => task.priority), ["Medium", "High"]);
+    const byDue = await aliceClient.listTasks(alice.id, { q: marker, sort: "-due_at", page: 1, page_size: 1 });
+    assert.deepEqual([byDue.data.items[0].id, byDue.data.count], [urgent.data.id, 2]);
+
+    const got = await aliceClient.getTask(alice.id, urgent.data.id);
+    assert.deepEqual(got.data, urgent.data);
+    const metrics = await aliceClient.getTaskMetrics(alice.id);
+    assert.equal(metrics.success, true);
+    assert.ok(metrics.data.high_priority >= 1 && metrics.data.total >= 2);
+  });
+
   test("listAllTasks throws the error a page answered", async () => {
     const walk = aliceClient.listAllTasks(bob.id);
     await assert.rejects(walk.next(), (error) => error instanceof TasksClientError && error.error.code === "ACCESS_DENIED");
@@ -129,6 +159,12 @@ describe("error codes", () => {
 
   test("a missing task: NOT_FOUND", async () => {
     assert.equal((await aliceClient.toggleTask(alice.id, randomUUID())).error.code, "NOT_FOUND");
+  });
+
+  test("two spellings of one thing: VALIDATION_ERROR naming both", async () => {
+    const answer = await aliceClient.listTasks(alice.id, { completed: false, status: "pending" });
+    assert.equal(answer.error.status, 400);
+    assert.deepEqual(answer.error.fieldErrors.map((error) => error.field).sort(), ["completed", "status"]);
   });
 
   test("a bad id or body: VALIDATION_ERROR, with the fields", async () => {

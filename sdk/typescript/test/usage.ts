@@ -1,9 +1,19 @@
 // Type tests: `npm run typecheck` (tsc --noEmit --strict) must accept this file. Each @ts-expect-error line
 // must be an error, or tsc fails on the unused directive.
-import { type ApiResponse, createTasksClient, type Task, type TaskList, type TaskSort } from "../src/index.js";
+import {
+  type ApiResponse,
+  createTasksClient,
+  type Task,
+  type TaskList,
+  type TaskMetrics,
+  type TaskPriority,
+  type TaskSort,
+} from "../src/index.js";
 
 const client = createTasksClient({ baseUrl: "http://127.0.0.1:8000", getToken: () => "token" });
 const user = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+// Better Auth's ids are plain strings too: user ids are strings in both of the service's user-id modes.
+const betterAuthUser = "Xk2PqL9mZr4TnB7wYc1VdE5sHa8JuF3g";
 
 export async function usage(): Promise<void> {
   const sort: TaskSort = "-updated_at";
@@ -18,7 +28,34 @@ export async function usage(): Promise<void> {
   }
 
   // @ts-expect-error an invalid sort value
-  await client.listTasks(user, { sort: "priority" });
+  await client.listTasks(user, { sort: "rank" });
+  // @ts-expect-error priorities are capitalised, as the front end sends them
+  await client.listTasks(user, { priority: "high" });
+  const priority: TaskPriority = "High";
+  await client.listTasks(betterAuthUser, { priority, tags: ["work", "q1"], sort: "-priority", limit: 50 });
+  await client.listTasks(betterAuthUser, { status: "pending", search: "milk", sort_by: "due_at", sort_order: "asc" });
+  await client.listTasks(betterAuthUser, { page: 2, page_size: 20 });
+  await client.createTask(betterAuthUser, { title: "t", priority: "Low", tags: ["a"], due_at: "2026-12-24T18:00:00Z" });
+  const created = await client.createTask(user, { title: "t" });
+  if (created.success) {
+    const tags: string[] = created.data.tags;
+    const due: string | null = created.data.due_at;
+    const level: TaskPriority = created.data.priority;
+    void tags, due, level;
+  }
+
+  // Without If-None-Match the answer is the task or an error, never NotModified.
+  const plain = await client.getTask(user, "id");
+  if (plain.success) {
+    const title: string = plain.data.title;
+    void title;
+  }
+
+  const metrics: ApiResponse<TaskMetrics> = await client.getTaskMetrics(betterAuthUser);
+  if (metrics.success) {
+    const overdue: number = metrics.data.overdue;
+    void overdue;
+  }
   // @ts-expect-error an unknown body field
   await client.createTask(user, { title: "t", priority: 1 });
   // @ts-expect-error a replace needs is_completed

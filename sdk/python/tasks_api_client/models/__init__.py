@@ -3,11 +3,16 @@
 from .field_error import FieldError
 from .health import Health
 from .health_status import HealthStatus
+from .list_tasks_sort_by import ListTasksSortBy
+from .list_tasks_status import ListTasksStatus
+from .priority import Priority
 from .problem import Problem
 from .problem_error_code import ProblemErrorCode
+from .sort_order import SortOrder
 from .task import Task
 from .task_create import TaskCreate
 from .task_list import TaskList
+from .task_metrics import TaskMetrics
 from .task_sort import TaskSort
 from .task_update import TaskUpdate
 
@@ -15,11 +20,16 @@ __all__ = (
     "FieldError",
     "Health",
     "HealthStatus",
+    "ListTasksSortBy",
+    "ListTasksStatus",
+    "Priority",
     "Problem",
     "ProblemErrorCode",
+    "SortOrder",
     "Task",
     "TaskCreate",
     "TaskList",
+    "TaskMetrics",
     "TaskSort",
     "TaskUpdate",
 )

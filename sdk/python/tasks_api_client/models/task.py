@@ -8,6 +8,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.priority import Priority
+
 T = TypeVar("T", bound="Task")
 
 
@@ -21,7 +23,15 @@ class Task:
         is_completed (bool):
         created_at (datetime.datetime):
         updated_at (datetime.datetime):
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes (`TASKS_API_USER_IDS`), and the document it
+            serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID; `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case. Clients take it as
+            a plain string in both modes.
+        priority (Priority):
+        tags (list[str]): Trimmed, lower-cased and sorted; empty when none.
+        due_at (datetime.datetime | None):
     """
 
     id: UUID
@@ -30,7 +40,10 @@ class Task:
     is_completed: bool
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    user_id: UUID
+    user_id: str
+    priority: Priority
+    tags: list[str]
+    due_at: datetime.datetime | None
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,7 +60,17 @@ class Task:
 
         updated_at = self.updated_at.isoformat()
 
-        user_id = str(self.user_id)
+        user_id = self.user_id
+
+        priority = self.priority.value
+
+        tags = self.tags
+
+        due_at: None | str
+        if isinstance(self.due_at, datetime.datetime):
+            due_at = self.due_at.isoformat()
+        else:
+            due_at = self.due_at
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -60,6 +83,9 @@ class Task:
                 "created_at": created_at,
                 "updated_at": updated_at,
                 "user_id": user_id,
+                "priority": priority,
+                "tags": tags,
+                "due_at": due_at,
             }
         )
 
@@ -85,7 +111,26 @@ class Task:
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 
-        user_id = UUID(d.pop("user_id"))
+        user_id = d.pop("user_id")
+
+        priority = Priority(d.pop("priority"))
+
+        tags = cast(list[str], d.pop("tags"))
+
+        def _parse_due_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                due_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return due_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        due_at = _parse_due_at(d.pop("due_at"))
 
         task = cls(
             id=id,
@@ -95,6 +140,9 @@ class Task:
             created_at=created_at,
             updated_at=updated_at,
             user_id=user_id,
+            priority=priority,
+            tags=tags,
+            due_at=due_at,
         )
 
         task.additional_properties = d

@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -14,7 +13,7 @@ from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
-    user_id: UUID,
+    user_id: str,
     *,
     body: TaskCreate,
     x_request_id: str | Unset = UNSET,
@@ -105,7 +104,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
 def sync_detailed(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
@@ -114,7 +113,15 @@ def sync_detailed(
     """Create a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -140,7 +147,7 @@ def sync_detailed(
 
 
 def sync(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
@@ -149,7 +156,15 @@ def sync(
     """Create a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -170,7 +185,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
@@ -179,7 +194,15 @@ async def asyncio_detailed(
     """Create a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -203,7 +226,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
@@ -212,7 +235,15 @@ async def asyncio(
     """Create a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         x_request_id (str | Unset):
         body (TaskCreate):
 

@@ -12,7 +12,7 @@ from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     if_match: str | Unset = UNSET,
@@ -93,7 +93,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
 def sync_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -103,7 +103,15 @@ def sync_detailed(
     """Delete a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -131,7 +139,7 @@ def sync_detailed(
 
 
 def sync(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -141,7 +149,15 @@ def sync(
     """Delete a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -164,7 +180,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -174,7 +190,15 @@ async def asyncio_detailed(
     """Delete a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -200,7 +224,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -210,7 +234,15 @@ async def asyncio(
     """Delete a task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):

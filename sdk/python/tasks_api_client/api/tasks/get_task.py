@@ -13,7 +13,7 @@ from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     if_none_match: str | Unset = UNSET,
@@ -96,7 +96,7 @@ def _build_response(
 
 
 def sync_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -106,7 +106,15 @@ def sync_detailed(
     """Get one task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_none_match (str | Unset):
         x_request_id (str | Unset):
@@ -134,7 +142,7 @@ def sync_detailed(
 
 
 def sync(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -144,7 +152,15 @@ def sync(
     """Get one task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_none_match (str | Unset):
         x_request_id (str | Unset):
@@ -167,7 +183,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -177,7 +193,15 @@ async def asyncio_detailed(
     """Get one task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_none_match (str | Unset):
         x_request_id (str | Unset):
@@ -203,7 +227,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -213,7 +237,15 @@ async def asyncio(
     """Get one task
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_none_match (str | Unset):
         x_request_id (str | Unset):

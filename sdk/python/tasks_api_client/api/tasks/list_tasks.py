@@ -1,26 +1,37 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.list_tasks_sort_by import ListTasksSortBy
+from ...models.list_tasks_status import ListTasksStatus
+from ...models.priority import Priority
 from ...models.problem import Problem
+from ...models.sort_order import SortOrder
 from ...models.task_list import TaskList
 from ...models.task_sort import TaskSort
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
-    user_id: UUID,
+    user_id: str,
     *,
     completed: bool | Unset = UNSET,
+    status: ListTasksStatus | Unset = UNSET,
     q: str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    priority: Priority | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
     sort: TaskSort | Unset = UNSET,
+    sort_by: ListTasksSortBy | Unset = UNSET,
+    sort_order: SortOrder | Unset = UNSET,
     limit: int | Unset = 1000,
     cursor: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    page_size: int | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -31,7 +42,27 @@ def _get_kwargs(
 
     params["completed"] = completed
 
+    json_status: str | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = status.value
+
+    params["status"] = json_status
+
     params["q"] = q
+
+    params["search"] = search
+
+    json_priority: str | Unset = UNSET
+    if not isinstance(priority, Unset):
+        json_priority = priority.value
+
+    params["priority"] = json_priority
+
+    json_tags: list[str] | Unset = UNSET
+    if not isinstance(tags, Unset):
+        json_tags = tags
+
+    params["tags"] = json_tags
 
     json_sort: str | Unset = UNSET
     if not isinstance(sort, Unset):
@@ -39,9 +70,25 @@ def _get_kwargs(
 
     params["sort"] = json_sort
 
+    json_sort_by: str | Unset = UNSET
+    if not isinstance(sort_by, Unset):
+        json_sort_by = sort_by.value
+
+    params["sort_by"] = json_sort_by
+
+    json_sort_order: str | Unset = UNSET
+    if not isinstance(sort_order, Unset):
+        json_sort_order = sort_order.value
+
+    params["sort_order"] = json_sort_order
+
     params["limit"] = limit
 
     params["cursor"] = cursor
+
+    params["page"] = page
+
+    params["page_size"] = page_size
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -109,14 +156,22 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
 def sync_detailed(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
+    status: ListTasksStatus | Unset = UNSET,
     q: str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    priority: Priority | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
     sort: TaskSort | Unset = UNSET,
+    sort_by: ListTasksSortBy | Unset = UNSET,
+    sort_order: SortOrder | Unset = UNSET,
     limit: int | Unset = 1000,
     cursor: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    page_size: int | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | TaskList]:
     """List a user's tasks, newest first
@@ -126,13 +181,40 @@ def sync_detailed(
     `next_cursor` (with the same filters and sort) until it is null to read every page; tasks added or
     removed meanwhile never make a page repeat or skip one that existed throughout.
 
+    The original front end's parameters are taken too (`status`, `search`, `sort_by` with `sort_order`,
+    and
+    pages by number with `page` and `page_size`); two parameters that say the same thing differently in
+    one
+    request (`completed` and `status`, `q` and `search`, `sort` and `sort_by` or `sort_order`, `cursor`
+    and
+    `page` or `page_size`) are a 400 naming both.
+
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         completed (bool | Unset):
+        status (ListTasksStatus | Unset):
         q (str | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending.
+        search (str | Unset):
+        priority (Priority | Unset):
+        tags (list[str] | Unset):
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
+            ranks Low below Medium below High, so
+            `-priority` lists High first; tasks without a due date come last in both `due_at`
+            directions.
+        sort_by (ListTasksSortBy | Unset):
+        sort_order (SortOrder | Unset):
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
+        page (int | Unset):
+        page_size (int | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -146,10 +228,18 @@ def sync_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         completed=completed,
+        status=status,
         q=q,
+        search=search,
+        priority=priority,
+        tags=tags,
         sort=sort,
+        sort_by=sort_by,
+        sort_order=sort_order,
         limit=limit,
         cursor=cursor,
+        page=page,
+        page_size=page_size,
         x_request_id=x_request_id,
     )
 
@@ -161,14 +251,22 @@ def sync_detailed(
 
 
 def sync(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
+    status: ListTasksStatus | Unset = UNSET,
     q: str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    priority: Priority | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
     sort: TaskSort | Unset = UNSET,
+    sort_by: ListTasksSortBy | Unset = UNSET,
+    sort_order: SortOrder | Unset = UNSET,
     limit: int | Unset = 1000,
     cursor: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    page_size: int | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | TaskList | None:
     """List a user's tasks, newest first
@@ -178,13 +276,40 @@ def sync(
     `next_cursor` (with the same filters and sort) until it is null to read every page; tasks added or
     removed meanwhile never make a page repeat or skip one that existed throughout.
 
+    The original front end's parameters are taken too (`status`, `search`, `sort_by` with `sort_order`,
+    and
+    pages by number with `page` and `page_size`); two parameters that say the same thing differently in
+    one
+    request (`completed` and `status`, `q` and `search`, `sort` and `sort_by` or `sort_order`, `cursor`
+    and
+    `page` or `page_size`) are a 400 naming both.
+
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         completed (bool | Unset):
+        status (ListTasksStatus | Unset):
         q (str | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending.
+        search (str | Unset):
+        priority (Priority | Unset):
+        tags (list[str] | Unset):
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
+            ranks Low below Medium below High, so
+            `-priority` lists High first; tasks without a due date come last in both `due_at`
+            directions.
+        sort_by (ListTasksSortBy | Unset):
+        sort_order (SortOrder | Unset):
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
+        page (int | Unset):
+        page_size (int | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -199,23 +324,39 @@ def sync(
         user_id=user_id,
         client=client,
         completed=completed,
+        status=status,
         q=q,
+        search=search,
+        priority=priority,
+        tags=tags,
         sort=sort,
+        sort_by=sort_by,
+        sort_order=sort_order,
         limit=limit,
         cursor=cursor,
+        page=page,
+        page_size=page_size,
         x_request_id=x_request_id,
     ).parsed
 
 
 async def asyncio_detailed(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
+    status: ListTasksStatus | Unset = UNSET,
     q: str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    priority: Priority | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
     sort: TaskSort | Unset = UNSET,
+    sort_by: ListTasksSortBy | Unset = UNSET,
+    sort_order: SortOrder | Unset = UNSET,
     limit: int | Unset = 1000,
     cursor: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    page_size: int | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | TaskList]:
     """List a user's tasks, newest first
@@ -225,13 +366,40 @@ async def asyncio_detailed(
     `next_cursor` (with the same filters and sort) until it is null to read every page; tasks added or
     removed meanwhile never make a page repeat or skip one that existed throughout.
 
+    The original front end's parameters are taken too (`status`, `search`, `sort_by` with `sort_order`,
+    and
+    pages by number with `page` and `page_size`); two parameters that say the same thing differently in
+    one
+    request (`completed` and `status`, `q` and `search`, `sort` and `sort_by` or `sort_order`, `cursor`
+    and
+    `page` or `page_size`) are a 400 naming both.
+
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         completed (bool | Unset):
+        status (ListTasksStatus | Unset):
         q (str | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending.
+        search (str | Unset):
+        priority (Priority | Unset):
+        tags (list[str] | Unset):
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
+            ranks Low below Medium below High, so
+            `-priority` lists High first; tasks without a due date come last in both `due_at`
+            directions.
+        sort_by (ListTasksSortBy | Unset):
+        sort_order (SortOrder | Unset):
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
+        page (int | Unset):
+        page_size (int | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -245,10 +413,18 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         completed=completed,
+        status=status,
         q=q,
+        search=search,
+        priority=priority,
+        tags=tags,
         sort=sort,
+        sort_by=sort_by,
+        sort_order=sort_order,
         limit=limit,
         cursor=cursor,
+        page=page,
+        page_size=page_size,
         x_request_id=x_request_id,
     )
 
@@ -258,14 +434,22 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    user_id: UUID,
+    user_id: str,
     *,
     client: AuthenticatedClient,
     completed: bool | Unset = UNSET,
+    status: ListTasksStatus | Unset = UNSET,
     q: str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    priority: Priority | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
     sort: TaskSort | Unset = UNSET,
+    sort_by: ListTasksSortBy | Unset = UNSET,
+    sort_order: SortOrder | Unset = UNSET,
     limit: int | Unset = 1000,
     cursor: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    page_size: int | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | TaskList | None:
     """List a user's tasks, newest first
@@ -275,13 +459,40 @@ async def asyncio(
     `next_cursor` (with the same filters and sort) until it is null to read every page; tasks added or
     removed meanwhile never make a page repeat or skip one that existed throughout.
 
+    The original front end's parameters are taken too (`status`, `search`, `sort_by` with `sort_order`,
+    and
+    pages by number with `page` and `page_size`); two parameters that say the same thing differently in
+    one
+    request (`completed` and `status`, `q` and `search`, `sort` and `sort_by` or `sort_order`, `cursor`
+    and
+    `page` or `page_size`) are a 400 naming both.
+
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         completed (bool | Unset):
+        status (ListTasksStatus | Unset):
         q (str | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending.
+        search (str | Unset):
+        priority (Priority | Unset):
+        tags (list[str] | Unset):
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
+            ranks Low below Medium below High, so
+            `-priority` lists High first; tasks without a due date come last in both `due_at`
+            directions.
+        sort_by (ListTasksSortBy | Unset):
+        sort_order (SortOrder | Unset):
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
+        page (int | Unset):
+        page_size (int | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -297,10 +508,18 @@ async def asyncio(
             user_id=user_id,
             client=client,
             completed=completed,
+            status=status,
             q=q,
+            search=search,
+            priority=priority,
+            tags=tags,
             sort=sort,
+            sort_by=sort_by,
+            sort_order=sort_order,
             limit=limit,
             cursor=cursor,
+            page=page,
+            page_size=page_size,
             x_request_id=x_request_id,
         )
     ).parsed

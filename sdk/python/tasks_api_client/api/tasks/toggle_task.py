@@ -13,7 +13,7 @@ from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     if_match: str | Unset = UNSET,
@@ -95,7 +95,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
 def sync_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -107,7 +107,15 @@ def sync_detailed(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -135,7 +143,7 @@ def sync_detailed(
 
 
 def sync(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -147,7 +155,15 @@ def sync(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -170,7 +186,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -182,7 +198,15 @@ async def asyncio_detailed(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -208,7 +232,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -220,7 +244,15 @@ async def asyncio(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):

@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     body: TaskUpdate,
@@ -116,7 +116,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
 def sync_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -124,13 +124,21 @@ def sync_detailed(
     if_match: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
-    """Replace a task's title, description and completion
+    """Replace a task's title, description, completion, priority, tags and due date
 
-     A full replace; an omitted `description` becomes null. `id`, `user_id` and `created_at` never
-    change.
+     A full replace: an omitted `description` or `due_at` becomes null, omitted `tags` none, an omitted
+    `priority` Medium. `id`, `user_id` and `created_at` never change.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -160,7 +168,7 @@ def sync_detailed(
 
 
 def sync(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -168,13 +176,21 @@ def sync(
     if_match: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
-    """Replace a task's title, description and completion
+    """Replace a task's title, description, completion, priority, tags and due date
 
-     A full replace; an omitted `description` becomes null. `id`, `user_id` and `created_at` never
-    change.
+     A full replace: an omitted `description` or `due_at` becomes null, omitted `tags` none, an omitted
+    `priority` Medium. `id`, `user_id` and `created_at` never change.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -199,7 +215,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -207,13 +223,21 @@ async def asyncio_detailed(
     if_match: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
-    """Replace a task's title, description and completion
+    """Replace a task's title, description, completion, priority, tags and due date
 
-     A full replace; an omitted `description` becomes null. `id`, `user_id` and `created_at` never
-    change.
+     A full replace: an omitted `description` or `due_at` becomes null, omitted `tags` none, an omitted
+    `priority` Medium. `id`, `user_id` and `created_at` never change.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -241,7 +265,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    user_id: UUID,
+    user_id: str,
     task_id: UUID,
     *,
     client: AuthenticatedClient,
@@ -249,13 +273,21 @@ async def asyncio(
     if_match: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
-    """Replace a task's title, description and completion
+    """Replace a task's title, description, completion, priority, tags and due date
 
-     A full replace; an omitted `description` becomes null. `id`, `user_id` and `created_at` never
-    change.
+     A full replace: an omitted `description` or `due_at` becomes null, omitted `tags` none, an omitted
+    `priority` Medium. `id`, `user_id` and `created_at` never change.
 
     Args:
-        user_id (UUID):
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):

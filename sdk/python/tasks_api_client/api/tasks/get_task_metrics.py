@@ -1,0 +1,246 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.task_metrics import TaskMetrics
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    user_id: str,
+    *,
+    x_request_id: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_request_id, Unset):
+        headers["X-Request-ID"] = x_request_id
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/{user_id}/tasks/metrics".format(
+            user_id=quote(str(user_id), safe=""),
+        ),
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TaskMetrics | None:
+    if response.status_code == 200:
+        response_200 = TaskMetrics.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | TaskMetrics]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    user_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> Response[Problem | TaskMetrics]:
+    """Count a user's tasks
+
+     How many tasks the user has, completed, pending, overdue (open, with a due date that has passed) and
+    of each priority.
+
+    Args:
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TaskMetrics]
+    """
+
+    kwargs = _get_kwargs(
+        user_id=user_id,
+        x_request_id=x_request_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    user_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> Problem | TaskMetrics | None:
+    """Count a user's tasks
+
+     How many tasks the user has, completed, pending, overdue (open, with a due date that has passed) and
+    of each priority.
+
+    Args:
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TaskMetrics
+    """
+
+    return sync_detailed(
+        user_id=user_id,
+        client=client,
+        x_request_id=x_request_id,
+    ).parsed
+
+
+async def asyncio_detailed(
+    user_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> Response[Problem | TaskMetrics]:
+    """Count a user's tasks
+
+     How many tasks the user has, completed, pending, overdue (open, with a due date that has passed) and
+    of each priority.
+
+    Args:
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TaskMetrics]
+    """
+
+    kwargs = _get_kwargs(
+        user_id=user_id,
+        x_request_id=x_request_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    user_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> Problem | TaskMetrics | None:
+    """Count a user's tasks
+
+     How many tasks the user has, completed, pending, overdue (open, with a due date that has passed) and
+    of each priority.
+
+    Args:
+        user_id (str): The owner's id. The service runs in one of two modes
+            (`TASKS_API_USER_IDS`), and the document it serves
+            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
+            `opaque`, the identity
+            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting
+            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as
+            a plain string in both modes.
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TaskMetrics
+    """
+
+    return (
+        await asyncio_detailed(
+            user_id=user_id,
+            client=client,
+            x_request_id=x_request_id,
+        )
+    ).parsed

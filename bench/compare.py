@@ -117,6 +117,8 @@ class Server:
     scaled_out: bool = False
     # "sqlite": a fresh file of its own instead of a PostgreSQL database.
     database: str = "postgresql"
+    # The tasks-api whose migrations build the server's schema (another release's, for bench/previous_release.py).
+    tasks_api: Path = VENV_BIN / "tasks-api"
 
 
 def free_port() -> int:
@@ -277,7 +279,7 @@ def deployed(server: Server) -> Iterator[Target]:
             database_url = database.enter_context(fresh_database(server.name.split()[0].lower()))
         if server.migrate:
             subprocess.run(
-                [str(VENV_BIN / "tasks-api"), "migrate"],
+                [str(server.tasks_api), "migrate"],
                 env={**os.environ, "DATABASE_URL": database_url},
                 check=True,
                 stdout=subprocess.DEVNULL,

@@ -27,6 +27,7 @@ from tasks_api.problems import ProblemResponses, error_codes
 from tasks_api.request_context import AccessLog, RequestContext
 from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
+from tasks_api.shadowed_routes import ShadowedRoutes
 from tasks_api.tokens import TokenVerification
 from tasks_api.user_ids import with_user_ids
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
@@ -115,6 +116,8 @@ def create_app(
         validator_map=validator_map,
         connexion_reference=connexion_reference,
     )
+    # Before routing, which would hand a method a fixed path lacks to the path it shadows.
+    app.add_middleware(ShadowedRoutes, position=MiddlewarePosition.BEFORE_ROUTING, routes=routes)
     # After security, so that a request without a valid token is a 401 whatever its size; the body is only
     # read by request validation, after this.
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_VALIDATION)

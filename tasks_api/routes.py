@@ -16,6 +16,11 @@ class Route:
     pattern: re.Pattern[str]
     allow: str  # the value of an Allow header for the path
 
+    def shadows(self, other: Route) -> bool:
+        """Whether every request path of this route is one of ``other``'s too (``/tasks/metrics`` of
+        ``/tasks/{task_id}``): a path of the spec with a fixed segment where another has a parameter."""
+        return other is not self and other.pattern.fullmatch(self.template) is not None
+
 
 class RouteTable:
     def __init__(self, routes: list[Route], templates: Mapping[str, str]) -> None:
@@ -41,6 +46,11 @@ class RouteTable:
                     name = f"{operation['x-openapi-router-controller']}.{operation['operationId']}"
                     templates[name] = template
         return cls(routes, templates)
+
+    def shadowing(self) -> list[Route]:
+        """The routes that shadow another: OpenAPI matches their fixed segments first, so they answer 405 for a
+        method they lack, where routing alone would hand the request to the other route."""
+        return [route for route in self._routes if any(route.shadows(other) for other in self._routes)]
 
     def methods(self) -> list[str]:
         """Every method some path has."""

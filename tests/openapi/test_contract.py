@@ -28,19 +28,22 @@ from tests.tokens import SECRET, hs256
 FUZZ = reproducible(max_examples=250)
 
 
-# Each backend without authentication; and with it, a token for one user and every path naming that user.
-TARGETS = [*BACKENDS, "postgresql+jwt"]
+# Each backend without authentication; with it, a token for one user and every path naming that user; and the
+# identity providers' user ids (TASKS_API_USER_IDS=opaque), whose pattern the generated paths follow.
+TARGETS = [*BACKENDS, "postgresql+jwt", "sqlite+opaque"]
 TOKEN_USER = str(uuid.uuid4())
 
 
 @pytest.fixture(scope="session", params=TARGETS)
 def api_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiSchema]:
-    backend, _, authentication = request.param.partition("+")
+    backend, *options = request.param.split("+")
     # A database of its own: generated workflows may touch any user, and nothing else should see them.
     with fresh_database(backend, Path(tmp_path_factory.mktemp("contract"))) as url:
         upgrade_to_head(url)
+        authentication = "jwt" in options
         tokens = TokenSettings(secret=SECRET) if authentication else None
-        app = create_app(Settings(database_url=url, validate_responses=True, tokens=tokens))
+        user_ids = "opaque" if "opaque" in options else "uuid"
+        app = create_app(Settings(database_url=url, validate_responses=True, tokens=tokens, user_ids=user_ids))
         schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
         schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
         if authentication:
@@ -74,7 +77,7 @@ def test_every_operation_honours_the_contract(case: schemathesis.Case[Any], requ
 def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> None:
     backend = api_schema.backend  # type: ignore[attr-defined]
 
-    authenticated = backend.endswith("+jwt")
+    authenticated = "jwt" in backend.split("+")
 
     class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: schemathesis.Case[Any]) -> None:

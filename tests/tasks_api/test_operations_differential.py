@@ -66,6 +66,7 @@ CORPUS = [
     Call("GET", "/api/{user}/tasks?tags=a&tags=B&priority=High&sort=-due_at"),
     Call("GET", "/api/{user}/tasks?status=pending&search=t&sort_by=priority&sort_order=asc&page=1&page_size=2"),
     Call("GET", "/api/{user}/tasks/metrics"),
+    Call("PUT", "/api/{user}/tasks/metrics", _json({"title": "t", "is_completed": True}), JSON),
     Call("GET", "/api/health/live"),
     Call("GET", "/api/health/ready"),
     # Conditional requests.

@@ -97,6 +97,8 @@ def normalised_tags(tags: Iterable[str]) -> list[str]:
 
 # A position in a list: the sort's keys of the last task of a page, then its id, as its document writes them.
 Position = tuple[Any, ...]
+# Newest first, unless the client says otherwise.
+DEFAULT_SORT = "-created_at"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class ListQuery:
     search: str | None = None
     priority: str | None = None
     tags: tuple[str, ...] = ()
-    sort: str = "-created_at"
+    sort: str = DEFAULT_SORT
     limit: int = 1000
     # Where the previous page ended (pages by cursor), or how many tasks come before this page (by number).
     after: Position | None = None
@@ -364,8 +366,7 @@ def _search_pattern(search: str) -> str:
 
 
 def list_params(user_id: str, query: ListQuery) -> dict[str, Any]:
-    """The values of ``list_statement(query.shape, ...)``. A position that is not one of this sort's (a cursor
-    is only ever one this service issued for the same list, so never in practice) is a ValueError."""
+    """The values of ``list_statement(query.shape, ...)``."""
     offset = query.offset or 0
     params: dict[str, Any] = {
         "owner": user_id,
@@ -381,8 +382,7 @@ def list_params(user_id: str, query: ListQuery) -> dict[str, Any]:
     params.update((f"tag_{n}", tag) for n, tag in enumerate(query.tags))
     if query.after is not None:
         keys, _ = _keys(query.sort)
-        if len(query.after) != len(keys):
-            raise ValueError("a position of another sort")
+        # A cursor is signed for its list, so its position always has this sort's keys.
         for n, (key, value) in enumerate(zip(keys, query.after, strict=True)):
             params[f"after_{n}"] = _position_value(key.field, value)
     return params

@@ -72,9 +72,9 @@ def _fields(body: dict[str, Any]) -> tasks.TaskFields:
 
 async def list_tasks(
     user_id: str,
-    sort: str,
-    sort_order: str,
     limit: int,
+    sort: str = tasks.DEFAULT_SORT,
+    sort_order: str | None = None,
     completed: bool | None = None,
     status: str | None = None,
     q: str | None = None,
@@ -91,8 +91,8 @@ async def list_tasks(
         completed = status == "completed"
     if search is not None:
         q = search
-    if sort_by is not None or sort_order == "asc":  # an explicit sort_order, as the default is "desc"
-        sort = ("-" if sort_order == "desc" else "") + (sort_by or "created_at")
+    if sort_by is not None or sort_order is not None:
+        sort = ("" if sort_order == "asc" else "-") + (sort_by or "created_at")
     owner = canonical_user_id(user_id)
     query = tasks.ListQuery(completed=completed, search=q, priority=priority, tags=tuple(tags or ()), sort=sort)
     # A cursor is only good for the list it came from: same user, filters and sort (written as before priority

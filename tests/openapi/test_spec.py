@@ -121,3 +121,22 @@ def test_headers_the_service_always_sends_are_required() -> None:
 def test_the_sort_is_a_named_enum_with_member_names() -> None:
     sort = SPEC["components"]["schemas"]["TaskSort"]
     assert len(sort["x-enum-varnames"]) == len(sort["enum"]) == len(set(sort["x-enum-varnames"]))
+
+
+def _schema(schema: dict[str, Any]) -> dict[str, Any]:
+    reference = schema.get("$ref", "")
+    resolved: dict[str, Any] = SPEC["components"]["schemas"][reference.rsplit("/", 1)[-1]] if reference else schema
+    return resolved
+
+
+def test_parameters_that_clash_have_no_default_for_swagger_ui_to_fill_in() -> None:
+    # Swagger UI sends every default it shows; two parameters that say the same thing must not both be sent.
+    for item in SPEC["paths"].values():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            parameters = {param["name"]: param for param in operation["parameters"] if "name" in param}
+            clashing = {name for param in parameters.values() for name in param.get("x-exclusive-with", [])}
+            clashing |= {name for name, param in parameters.items() if "x-exclusive-with" in param}
+            for name in clashing:
+                assert "default" not in _schema(parameters[name]["schema"]), name

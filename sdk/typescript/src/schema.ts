@@ -149,14 +149,14 @@ export interface components {
          */
         UserId: string;
         /**
-         * @description A list's order, by a task's field; `-` for descending. `priority` ranks Low below Medium below High, so
-         *     `-priority` lists High first; tasks without a due date come last in both `due_at` directions.
-         * @default -created_at
+         * @description A list's order, by a task's field; `-` for descending; `-created_at` when neither `sort` nor `sort_by`
+         *     is given. `priority` ranks Low below Medium below High, so `-priority` lists High first; tasks without a
+         *     due date come last in both `due_at` directions.
          * @enum {string}
          */
         TaskSort: "-created_at" | "created_at" | "title" | "-title" | "updated_at" | "-updated_at" | "priority" | "-priority" | "due_at" | "-due_at";
         /**
-         * @default desc
+         * @description The direction of `sort_by`; `desc` when not given.
          * @enum {string}
          */
         SortOrder: "asc" | "desc";

@@ -205,12 +205,13 @@ def sync_detailed(
         search (str | Unset):
         priority (Priority | Unset):
         tags (list[str] | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
-            ranks Low below Medium below High, so
-            `-priority` lists High first; tasks without a due date come last in both `due_at`
-            directions.
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending;
+            `-created_at` when neither `sort` nor `sort_by`
+            is given. `priority` ranks Low below Medium below High, so `-priority` lists High first;
+            tasks without a
+            due date come last in both `due_at` directions.
         sort_by (ListTasksSortBy | Unset):
-        sort_order (SortOrder | Unset):
+        sort_order (SortOrder | Unset): The direction of `sort_by`; `desc` when not given.
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
         page (int | Unset):
@@ -300,12 +301,13 @@ def sync(
         search (str | Unset):
         priority (Priority | Unset):
         tags (list[str] | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
-            ranks Low below Medium below High, so
-            `-priority` lists High first; tasks without a due date come last in both `due_at`
-            directions.
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending;
+            `-created_at` when neither `sort` nor `sort_by`
+            is given. `priority` ranks Low below Medium below High, so `-priority` lists High first;
+            tasks without a
+            due date come last in both `due_at` directions.
         sort_by (ListTasksSortBy | Unset):
-        sort_order (SortOrder | Unset):
+        sort_order (SortOrder | Unset): The direction of `sort_by`; `desc` when not given.
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
         page (int | Unset):
@@ -390,12 +392,13 @@ async def asyncio_detailed(
         search (str | Unset):
         priority (Priority | Unset):
         tags (list[str] | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
-            ranks Low below Medium below High, so
-            `-priority` lists High first; tasks without a due date come last in both `due_at`
-            directions.
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending;
+            `-created_at` when neither `sort` nor `sort_by`
+            is given. `priority` ranks Low below Medium below High, so `-priority` lists High first;
+            tasks without a
+            due date come last in both `due_at` directions.
         sort_by (ListTasksSortBy | Unset):
-        sort_order (SortOrder | Unset):
+        sort_order (SortOrder | Unset): The direction of `sort_by`; `desc` when not given.
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
         page (int | Unset):
@@ -483,12 +486,13 @@ async def asyncio(
         search (str | Unset):
         priority (Priority | Unset):
         tags (list[str] | Unset):
-        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending. `priority`
-            ranks Low below Medium below High, so
-            `-priority` lists High first; tasks without a due date come last in both `due_at`
-            directions.
+        sort (TaskSort | Unset): A list's order, by a task's field; `-` for descending;
+            `-created_at` when neither `sort` nor `sort_by`
+            is given. `priority` ranks Low below Medium below High, so `-priority` lists High first;
+            tasks without a
+            due date come last in both `due_at` directions.
         sort_by (ListTasksSortBy | Unset):
-        sort_order (SortOrder | Unset):
+        sort_order (SortOrder | Unset): The direction of `sort_by`; `desc` when not given.
         limit (int | Unset):  Default: 1000.
         cursor (str | Unset):
         page (int | Unset):

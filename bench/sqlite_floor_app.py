@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from db.tasks import STATEMENTS, list_statement
+from db.tasks import STATEMENTS, ListQuery, list_statement
 
 _DIALECT = sqlite.pysqlite.dialect(paramstyle="named")
 
@@ -36,7 +36,7 @@ def _sql(statement: Any) -> tuple[str, dict[str, Any]]:
 
 
 GET_ONE, GET_ONE_CONSTANTS = _sql(STATEMENTS["sqlite"]["get"])
-LIST, LIST_CONSTANTS = _sql(list_statement("-created_at", None, False, False, "sqlite"))
+LIST, LIST_CONSTANTS = _sql(list_statement(ListQuery().shape, "sqlite"))
 CREATE = """
     INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at, version)
     VALUES (:id, :owner, :title, :description, 0, :now, :now, 1)
@@ -51,14 +51,14 @@ def _json(body: bytes, status: int = 200) -> Response:
 
 
 async def _get_one(request: Request) -> Response:
-    owner, task = (uuid.UUID(request.path_params[name]).hex for name in ("user_id", "task_id"))
+    owner, task = str(uuid.UUID(request.path_params["user_id"])), uuid.UUID(request.path_params["task_id"]).hex
     rows = connection.execute(GET_ONE, {**GET_ONE_CONSTANTS, "owner": owner, "task": task}).fetchall()
     return _json(rows[0][0].encode()) if rows else _json(b"{}", 404)
 
 
 async def _list(request: Request) -> Response:
-    owner = uuid.UUID(request.path_params["user_id"]).hex
-    params = {**LIST_CONSTANTS, "owner": owner, "fetch": 1001, "limit": 1000}
+    owner = str(uuid.UUID(request.path_params["user_id"]))
+    params = {**LIST_CONSTANTS, "owner": owner, "fetch": 1001}
     joined, _fetched, total = connection.execute(LIST, params).fetchall()[0]
     return _json(b'{"items":[%b],"count":%d,"next_cursor":null}' % ((joined or "").encode(), total))
 
@@ -69,7 +69,7 @@ async def _create(request: Request) -> Response:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     values = {
         "id": task_id.hex,
-        "owner": uuid.UUID(request.path_params["user_id"]).hex,
+        "owner": str(uuid.UUID(request.path_params["user_id"])),
         "title": fields["title"],
         "description": fields.get("description"),
         "now": now,

@@ -47,10 +47,9 @@ from db.documents import (
     TASK_FIELDS,
     last_task,
     list_json,
-    postgresql_list_page,
+    list_page,
+    page_items,
     postgresql_task_document,
-    split_stored_page,
-    sqlite_list_page,
     stored_task_json,
     task_json,
 )
@@ -342,8 +341,7 @@ def list_statement(shape: ListShape, dialect: str) -> Select[Any]:
         row = tuple_(*(key.order for key in keys))
         conditions.append(row < tuple_(*position) if descending else row > tuple_(*position))
     order = [key.order.desc() if descending else key.order.asc() for key in keys]
-    page = postgresql_list_page if dialect == "postgresql" else sqlite_list_page
-    return page(conditions, order, _total(shape), offset=shape.offset)
+    return list_page(dialect, conditions, order, _total(shape), offset=shape.offset)
 
 
 def _position_value(field: str, value: Any) -> Any:
@@ -367,14 +365,9 @@ def _search_pattern(search: str) -> str:
 
 def list_params(user_id: str, query: ListQuery) -> dict[str, Any]:
     """The values of ``list_statement(query.shape, ...)``."""
-    offset = query.offset or 0
-    params: dict[str, Any] = {
-        "owner": user_id,
-        "fetch": query.limit + 1,
-        "last_position": offset + query.limit,
-    }
+    params: dict[str, Any] = {"owner": user_id, "fetch": query.limit + 1}
     if query.offset is not None:
-        params["offset"] = offset
+        params["offset"] = query.offset
     if query.search is not None:
         params["pattern"] = _search_pattern(query.search)
     if query.priority is not None:
@@ -392,12 +385,8 @@ async def list_tasks(work: UnitOfWork, user_id: str, query: ListQuery) -> Page:
     statement = list_statement(query.shape, work.dialect)
     page = await work.fetch_one(statement, list_params(user_id, query), alone=True)
     assert page is not None  # an aggregate always answers one row
-    if work.dialect == "postgresql":
-        items, fetched, matching = page
-        items_json = items.encode()
-    else:
-        joined, fetched, matching = page
-        items_json = split_stored_page(joined, fetched, query.limit)
+    joined, fetched, matching = page
+    items_json = page_items(joined, fetched, query.limit)
     if fetched <= query.limit:
         return Page(items_json, matching, None)
     keys, _ = _keys(query.sort)

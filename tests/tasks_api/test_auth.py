@@ -26,6 +26,7 @@ OPERATIONS = [
     ("PUT", "/api/{user}/tasks/{task}", TASK_BODY),
     ("DELETE", "/api/{user}/tasks/{task}", None),
     ("PATCH", "/api/{user}/tasks/{task}/complete", None),
+    ("GET", "/api/{user}/tasks/metrics", None),
 ]
 REALM = 'Bearer realm="tasks-api"'
 INVALID = 'Bearer realm="tasks-api", error="invalid_token"'

@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 from starlette.responses import Response
 
-from tasks_api.app import SPEC_PATH, connexion_app
+from tasks_api.app import connexion_app
 from tasks_api.auth import without_authentication
+from tasks_api.specification import SPEC_PATH
 
 TASK = b'{"id": "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b", "title": "constant"}'
 

@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    LargeBinary,
     Select,
     Text,
     Uuid,
@@ -60,8 +61,9 @@ _RFC3339_UTC: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US
 
 
 def timestamp(moment: datetime) -> str:
-    # isoformat, not strftime: strftime writes a year before 1000 with fewer than four digits.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat, not strftime: strftime writes a year before 1000 with fewer than four digits. In UTC it ends in
+    # "+00:00", which becomes the Z.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def timestamp_text(column: Any) -> ColumnElement[str]:
@@ -122,9 +124,11 @@ def postgresql_task_document() -> ColumnElement[str]:
 # rendering a page of 1,000 on every read cost 3-8 ms, in Python or in SQLite's json_object. Not in the models,
 # which mirror what both databases have.
 SQLITE_STORED_DOCUMENT: ColumnElement[str] = literal_column("tasks.document", Text)
+# Read as a BLOB, SQLite's text comes out as the bytes an answer is made of: for a list of 1,000, no decoding into
+# a str and encoding back (1.5% of its instructions).
+SQLITE_STORED_DOCUMENT_BYTES: ColumnElement[bytes] = cast(SQLITE_STORED_DOCUMENT, LargeBinary)
 # Where each document of a page begins: no string value can hold these characters unescaped.
-_DOCUMENT_START = '{"' + _KEYS[0] + '":"'
-_DOCUMENT_START_BYTES = ("," + _DOCUMENT_START).encode()
+_DOCUMENT_START_BYTES = (',{"' + _KEYS[0] + '":"').encode()
 
 
 def list_page(
@@ -155,16 +159,24 @@ def list_page(
     if offset:
         page = page.offset(bindparam("offset"))
     documents = page.subquery("page").c.document
-    return select(func.aggregate_strings(documents, ","), func.count(), total)
+    # The separator is a literal: SQLite re-reads a bound one on every row (3-4% of a list of 1,000, counted in
+    # instructions).
+    if dialect == "postgresql":
+        joined: ColumnElement[Any] = func.string_agg(documents, literal_column("','"))
+    else:
+        joined = cast(func.group_concat(documents, literal_column("','")), LargeBinary)
+    return select(joined, func.count(), total)
 
 
-def page_items(joined: str | None, fetched: int, limit: int) -> bytes:
-    """The JSON array of a page from ``list_page``'s documents, without the one beyond ``limit``."""
+def page_items(joined: str | bytes | None, fetched: int, limit: int) -> bytes:
+    """The JSON array of a page from ``list_page``'s documents (text from PostgreSQL, bytes from SQLite), without
+    the one beyond ``limit``."""
     if not joined:
         return b"[]"
+    documents = joined.encode() if isinstance(joined, str) else joined
     if fetched > limit:
-        joined = joined[: joined.rindex("," + _DOCUMENT_START)]
-    return b"[" + joined.encode() + b"]"
+        documents = documents[: documents.rindex(_DOCUMENT_START_BYTES)]
+    return b"[" + documents + b"]"
 
 
 # A write's RETURNING sees its row before those triggers run, so a written task is rendered here from the

@@ -46,17 +46,24 @@ _compile = CompiledStatements(sqlite.pysqlite.dialect(paramstyle="named"))
 Rows = list[tuple[Any, ...]]
 
 
+def _stored_moment(moment: datetime) -> str:
+    # As SQLAlchemy writes it, "YYYY-MM-DD HH:MM:SS.ffffff" (db.documents renders it); isoformat, unlike strftime,
+    # always writes the year in four digits, so the text sorts as the moment does.
+    return moment.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+
+
+# How SQLAlchemy stores what SQLite has no type for, by the value's type: one look-up per parameter.
+_AS_STORED: dict[type, Any] = {
+    uuid.UUID: lambda value: value.hex,
+    datetime: _stored_moment,
+    list: lambda value: orjson.dumps(value).decode(),
+}
+
+
 def _stored(value: Any) -> Any:
     """A parameter as SQLAlchemy stores it on SQLite, which has no UUID, timestamp or array type."""
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    if isinstance(value, datetime):
-        # As SQLAlchemy writes it, "YYYY-MM-DD HH:MM:SS.ffffff" (db.documents renders it); isoformat, unlike
-        # strftime, always writes the year in four digits, so the text sorts as the moment does.
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    if isinstance(value, list):
-        return orjson.dumps(value).decode()
-    return value
+    convert = _AS_STORED.get(type(value))
+    return convert(value) if convert is not None else value
 
 
 def _unicode_lower(value: str | None) -> str | None:

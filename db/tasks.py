@@ -43,7 +43,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from db.database import UnitOfWork
 from db.documents import (
-    SQLITE_STORED_DOCUMENT,
+    SQLITE_STORED_DOCUMENT_BYTES,
     TASK_FIELDS,
     last_task,
     list_json,
@@ -224,7 +224,9 @@ _POSTGRESQL_DOCUMENT = (postgresql_task_document().label("document"), Task.versi
 STATEMENTS = {
     "postgresql": _statements(_POSTGRESQL_DOCUMENT, _POSTGRESQL_DOCUMENT, _AT_VERSION["postgresql"]),
     # A write's RETURNING sees its row before SQLite's triggers render the document (db.documents).
-    "sqlite": _statements((SQLITE_STORED_DOCUMENT, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]),
+    "sqlite": _statements(
+        (SQLITE_STORED_DOCUMENT_BYTES, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]
+    ),
 }
 # What a statement answers with on SQLite: the stored document, or the written row to render.
 _RENDERED_FROM_ROW = {"replace", "toggle"}
@@ -249,7 +251,7 @@ async def _single(
     if work.dialect == "sqlite" and name in _RENDERED_FROM_ROW:
         return VersionedTask(stored_task_json(row), row[-1])
     document, version = row
-    return VersionedTask(document.encode(), version)
+    return VersionedTask(document.encode() if isinstance(document, str) else document, version)
 
 
 async def _explain_missing_row(work: UnitOfWork, params: dict[str, Any]) -> NoReturn:

@@ -22,6 +22,7 @@ from db.database import Database, UnitOfWork
 from tasks_api import rfc3339
 from tasks_api.cursor import CursorCodec
 from tasks_api.etags import etag, if_match_versions, if_none_match_hits
+from tasks_api.specification import body_defaults
 from tasks_api.user_ids import canonical_user_id
 
 JSON = "application/json"
@@ -58,14 +59,20 @@ def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) 
     return Response(stored.json, status, {"ETag": etag(stored.version), **PRIVATE, **headers}, media_type=JSON)
 
 
-def _fields(body: dict[str, Any]) -> tasks.TaskFields:
-    """What a create or a full replace sets; the spec's defaults fill in whatever the body leaves out."""
-    due_at = body["due_at"]
+# What a body leaves out means what the spec says it means.
+_CREATED_DEFAULTS = body_defaults("TaskCreate")
+_REPLACED_DEFAULTS = body_defaults("TaskUpdate")
+
+
+def _fields(body: dict[str, Any], defaults: dict[str, Any]) -> tasks.TaskFields:
+    """What a create or a full replace sets."""
+    given = {**defaults, **body}
+    due_at = given["due_at"]
     return tasks.TaskFields(
-        title=body["title"],
-        description=body.get("description"),
-        priority=body["priority"],
-        tags=body["tags"],
+        title=given["title"],
+        description=given.get("description"),
+        priority=given["priority"],
+        tags=given["tags"],
         due_at=rfc3339.parse(due_at) if due_at is not None else None,
     )
 
@@ -115,7 +122,7 @@ async def list_tasks(
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:
     async with _unit_of_work() as work:
-        task_id, stored = await tasks.create_task(work, canonical_user_id(user_id), _fields(body))
+        task_id, stored = await tasks.create_task(work, canonical_user_id(user_id), _fields(body, _CREATED_DEFAULTS))
     return _task_reply(stored, 201, Location=quote(f"{request.url.path}/{task_id}", safe="/:@"))
 
 
@@ -133,7 +140,7 @@ async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Respo
             work,
             canonical_user_id(user_id),
             UUID(task_id),
-            _fields(body),
+            _fields(body, _REPLACED_DEFAULTS),
             is_completed=body["is_completed"],
             versions=_if_match(),
         )

@@ -6,10 +6,8 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import yaml
 from connexion import AsyncApp
 from connexion.exceptions import OAuthProblem
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
@@ -28,11 +26,11 @@ from tasks_api.request_context import AccessLog, RequestContext
 from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
 from tasks_api.shadowed_routes import ShadowedRoutes
+from tasks_api.specification import load_specification
 from tasks_api.tokens import TokenVerification
 from tasks_api.user_ids import with_user_ids
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "tasks.yaml"
 # What a browser on an allowed origin may send and read: the headers the contract uses.
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID")
 CORS_RESPONSE_HEADERS = ("ETag", "Location", "X-Request-ID", "Retry-After")
@@ -96,7 +94,7 @@ def create_app(
         finally:
             await database.dispose()
 
-    specification = with_user_ids(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")), settings.user_ids)
+    specification = with_user_ids(load_specification(), settings.user_ids)
     validator_map = VALIDATOR_MAP
     if tokens is None:
         # The served spec is truthful: without authentication it declares none.

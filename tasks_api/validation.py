@@ -6,16 +6,14 @@ reported (status, ``field_errors``) and closes the crash paths of Connexion's de
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import re
-from collections.abc import AsyncGenerator, Callable, Hashable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import jsonschema
-import jsonschema.validators
 from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
 from connexion.uri_parsing import OpenAPIURIParser
@@ -299,48 +297,18 @@ class RequestParameterValidator(ParameterValidator):
             raise ApiProblem(400, details[0], field_errors=errors)
 
 
-def _filling_defaults(validator_class: type[Draft4Validator]) -> type[Draft4Validator]:
-    """The validator, filling in each omitted property's default as it checks an object's properties (as
-    Connexion's DefaultsJSONRequestBodyValidator does, except that a body which is not an object is left to
-    the type check instead of failing with an AttributeError)."""
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def properties_with_defaults(
-        validator: Draft4Validator, properties: dict[str, Any], instance: Any, schema: dict[str, Any]
-    ) -> Iterator[ValidationError]:
-        if validator.is_type(instance, "object"):
-            for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
-                    instance[name] = copy.deepcopy(subschema["default"])
-        yield from check_properties(validator, properties, instance, schema)
-
-    extended: type[Draft4Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-        validator_class, {"properties": properties_with_defaults}
-    )
-    return extended
-
-
-_REQUEST_VALIDATOR_WITH_DEFAULTS = _filling_defaults(Draft4RequestValidator)
-
-
 class JSONBodyValidator(JSONRequestBodyValidator):
     """Parses JSON strictly (400 for anything that is not well-formed UTF-8 JSON) and answers 422
     with ``field_errors`` for a body that does not match its schema."""
 
     def __init__(self, **kwargs: Any) -> None:
         # Connexion's own "required" check trusts Content-Length and so refuses chunked bodies;
-        # ``_parse`` refuses an empty body itself, whatever the framing. The body passed on with its defaults is
-        # written as JSON is (UTF-8), whatever charset the request named.
-        super().__init__(**{**kwargs, "required": False, "encoding": "utf-8"})
-
-    # As Connexion's DefaultsJSONRequestBodyValidator: an omitted property takes the schema's default, and the
-    # handler gets the body with it (Connexion passes on the body as validated), so the spec decides what an
-    # omitted field means (a full replace's "Medium", no tags, no due date).
-    MUTABLE_VALIDATION = True
+        # ``_parse`` refuses an empty body itself, whatever the framing.
+        super().__init__(**{**kwargs, "required": False})
 
     @property
     def _validator(self) -> Draft4Validator:
-        return _validator_for(self._schema, _REQUEST_VALIDATOR_WITH_DEFAULTS)
+        return _validator_for(self._schema, Draft4RequestValidator)
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])

@@ -12,7 +12,7 @@ from connexion import AsyncApp
 from connexion.exceptions import ResolverError
 from openapi_spec_validator import validate
 
-from tasks_api.app import SPEC_PATH
+from tasks_api.specification import SPEC_PATH
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

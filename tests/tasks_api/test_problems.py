@@ -10,8 +10,8 @@ import orjson
 import pytest
 import yaml
 
-from tasks_api.app import SPEC_PATH
 from tasks_api.problems import ProblemResponses, error_codes
+from tasks_api.specification import SPEC_PATH
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 ENUM = set(SPEC["components"]["schemas"]["Problem"]["properties"]["error_code"]["enum"])

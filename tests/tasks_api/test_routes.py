@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks_api.app import SPEC_PATH
 from tasks_api.routes import RouteTable
+from tasks_api.specification import SPEC_PATH
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 ROUTES = RouteTable.from_spec(SPEC)

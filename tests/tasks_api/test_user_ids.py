@@ -8,7 +8,7 @@ import uuid
 import pytest
 import yaml
 
-from tasks_api.app import SPEC_PATH
+from tasks_api.specification import SPEC_PATH
 from tasks_api.user_ids import canonical_user_id, same_user, with_user_ids
 
 A_UUID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

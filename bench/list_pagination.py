@@ -33,12 +33,24 @@ import psycopg
 from psycopg import sql
 
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SORTS = ["-created_at", "created_at", "title", "-title", "updated_at", "-updated_at"]
+SORTS = [
+    "-created_at",
+    "created_at",
+    "title",
+    "-title",
+    "updated_at",
+    "-updated_at",
+    "priority",
+    "-priority",
+    "due_at",
+    "-due_at",
+]
 RESULTS = Path(__file__).parent / "results" / "list_pagination.json"
 SEED = """
-    INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at)
+    INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at, priority, due_at)
     SELECT gen_random_uuid(), %(user_id)s, 'task ' || md5(n::text), 'details ' || n, n %% 3 = 0,
-           now() - n * interval '1 second', now() - (n %% 977) * interval '1 minute'
+           now() - n * interval '1 second', now() - (n %% 977) * interval '1 minute', 1 + n %% 3,
+           CASE WHEN n %% 3 = 1 THEN now() + (n %% 1000 - 500) * interval '1 hour' END
     FROM generate_series(1, %(tasks)s) AS n
 """
 

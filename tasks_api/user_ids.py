@@ -21,7 +21,11 @@ _UUID_SHAPED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 def canonical_user_id(user_id: str) -> str:
     """The id a user's tasks are stored under: a UUID in lower case, whatever case a client sends it in (so a
     UUID user keeps their tasks in both modes), any other id exactly as given."""
-    return user_id.lower() if _UUID_SHAPED.fullmatch(user_id) else user_id
+    lowered = user_id.lower()
+    # Nearly every id on the request path is already as stored: no pattern to match then.
+    if lowered == user_id or not _UUID_SHAPED.fullmatch(user_id):
+        return user_id
+    return lowered
 
 
 def same_user(subject: object, user_id: str, mode: str) -> bool:

@@ -50,30 +50,32 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _tags(n: int) -> list[str]:
-    """Tags as people use them: one common, one frequent, a few rare."""
+def _tags(k: int) -> list[str]:
+    """Tags as people use them, for a user's kth task: one common, one frequent, a few rare."""
     tags = []
-    if n % 4 == 0:
+    if k % 4 == 0:
         tags.append("work")
-    if n % 5 == 1:
+    if k % 5 == 1:
         tags.append("home")
-    if n % 37 == 2:
-        tags.append(f"project {n % 11}")
+    if k % 37 == 2:
+        tags.append(f"project {k % 11}")
     return sorted(tags)
 
 
 def _task(n: int, users: list[str], now: datetime) -> dict[str, Any]:
+    """The nth task written, its user's kth: a third done, priorities alike, two in five with a due date."""
+    k = n // USERS
     created = now - timedelta(seconds=(USERS * TASKS_PER_USER - n) * 7)
     return {
         "id": uuid.uuid4(),
         "user_id": users[n % USERS],
         "title": f"task {n}",
-        "description": f"details of task {n}" if n % 2 else None,
-        "is_completed": n % 3 == 0,
+        "description": f"details of task {n}" if k % 2 else None,
+        "is_completed": k % 3 == 0,
         "created_at": created,
-        "priority": 1 + n % 3,
-        "tags": _tags(n),
-        "due_at": created + timedelta(days=n % 30 - 10) if n % 3 == 1 else None,
+        "priority": 1 + k // 3 % 3,
+        "tags": _tags(k),
+        "due_at": created + timedelta(days=k % 30 - 10) if k % 5 < 2 else None,
     }
 
 

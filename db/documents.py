@@ -131,6 +131,22 @@ SQLITE_STORED_DOCUMENT_BYTES: ColumnElement[bytes] = cast(SQLITE_STORED_DOCUMENT
 _DOCUMENT_START_BYTES = (',{"' + _KEYS[0] + '":"').encode()
 
 
+# Where a task's row lies, in the statement that reads it: a look-up by it needs no index.
+_ROW: dict[str, ColumnElement[Any]] = {
+    "postgresql": literal_column("tasks.ctid"),
+    "sqlite": literal_column("tasks.rowid"),
+}
+
+
+def _document(dialect: str) -> Select[Any]:
+    """The document of the task the enclosing statement selects from ``tasks``."""
+    if dialect == "postgresql":
+        row = _document_row()
+        rendered = cast(func.row_to_json(row.table_valued()), Text)
+        return select(rendered.label("document")).select_from(Task).join(row, true())
+    return select(SQLITE_STORED_DOCUMENT.label("document")).select_from(Task)
+
+
 def list_page(
     dialect: str,
     conditions: Sequence[ColumnElement[bool]],
@@ -138,6 +154,7 @@ def list_page(
     total: ColumnElement[int],
     *,
     offset: bool,
+    ids_first: bool,
 ) -> Select[Any]:
     """A page as one row: its documents (PostgreSQL's rendered, SQLite's stored) joined by commas in order, up
     to ``:fetch`` (``:limit`` + 1, where one more means another page follows), how many were read, and the
@@ -148,24 +165,32 @@ def list_page(
     page instead of a row per task: on SQLite a list of 1,000 took 0.6 ms in process instead of 2.8 ms; on
     PostgreSQL, against numbering the rows and aggregating them in that order, a list of 1,000 cost PostgreSQL
     3.9 ms instead of 4.6 (the least of 25 runs each).
+
+    With ``ids_first``, for a filter that the sort's index does not serve (tags), the page is chosen in order
+    from the index alone, each task by where its row lies (SQLite's rowid, PostgreSQL's ctid, which every index
+    holds), and only then is each of its rows read for its document: otherwise every task the index scan passes
+    is read, matching or not (and SQLite chose to read every matching one, then sort them with their
+    documents: 17 ms for 5,000 of 10,000 tasks, against 5.9 ms).
     """
-    if dialect == "postgresql":
-        document = _document_row()
-        rendered = cast(func.row_to_json(document.table_valued()), Text)
-        page = select(rendered.label("document")).select_from(Task).join(document, true())
+    if ids_first:
+        page = select(_ROW[dialect].label("row")).select_from(Task).where(*conditions)
+        page = page.order_by(*order).limit(bindparam("fetch"))
     else:
-        page = select(SQLITE_STORED_DOCUMENT.label("document"))
-    page = page.where(*conditions).order_by(*order).limit(bindparam("fetch"))
+        page = _document(dialect).where(*conditions).order_by(*order).limit(bindparam("fetch"))
     if offset:
         page = page.offset(bindparam("offset"))
-    documents = page.subquery("page").c.document
+    paged = page.subquery("page")
+    if ids_first:
+        documents: ColumnElement[Any] = _document(dialect).where(_ROW[dialect] == paged.c.row).scalar_subquery()
+    else:
+        documents = paged.c.document
     # The separator is a literal: SQLite re-reads a bound one on every row (3-4% of a list of 1,000, counted in
     # instructions).
     if dialect == "postgresql":
         joined: ColumnElement[Any] = func.string_agg(documents, literal_column("','"))
     else:
         joined = cast(func.group_concat(documents, literal_column("','")), LargeBinary)
-    return select(joined, func.count(), total)
+    return select(joined, func.count(), total).select_from(paged)
 
 
 def page_items(joined: str | bytes | None, fetched: int, limit: int) -> bytes:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -282,14 +283,16 @@ def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
         )
     if shape.priority:
         filters.append(Task.priority == bindparam("priority"))
-    # A condition per tag (the database estimates each one well, unlike a count of tags per task).
-    filters.extend(Task.id.in_(_tagged(n)) for n in range(shape.tags))
+    # A condition per tag, each a look-up in task_tags' primary key for the task at hand: the page is then read
+    # in the sort's order from its index, and no matching task beyond the page is read (ids_first below).
+    filters.extend(_carries(n) for n in range(shape.tags))
     return filters
 
 
-def _tagged(n: int) -> Select[Any]:
-    """The user's tasks that carry the ``n``th tag of the filter: a range of task_tags' primary key."""
-    return select(TaskTag.task_id).where(TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam(f"tag_{n}"))
+def _carries(n: int) -> ColumnElement[bool]:
+    """Whether the task carries the ``n``th tag of the filter."""
+    user, tag = TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam(f"tag_{n}")
+    return exists().where(user, tag, TaskTag.task_id == Task.id)
 
 
 def _counter(shape: ListShape) -> ColumnElement[int] | None:
@@ -312,6 +315,10 @@ def _total(shape: ListShape) -> ColumnElement[int]:
     counter = _counter(shape)
     if counter is not None:
         return func.coalesce(select(counter).where(TaskCount.user_id == bindparam("owner")).scalar_subquery(), 0)
+    if shape.tags == 1 and not (shape.search or shape.priority or shape.completed is not None):
+        # One tag alone: a range of task_tags' primary key, one row per task.
+        tagged = (TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam("tag_0"))
+        return select(func.count()).select_from(TaskTag).where(*tagged).scalar_subquery()
     if shape.tags and not (shape.search or shape.priority or shape.completed is not None):
         # Tags alone: task_tags knows, without reading a task.
         tags: list[BindParameter[str]] = [bindparam(f"tag_{n}") for n in range(shape.tags)]
@@ -343,7 +350,7 @@ def list_statement(shape: ListShape, dialect: str) -> Select[Any]:
         row = tuple_(*(key.order for key in keys))
         conditions.append(row < tuple_(*position) if descending else row > tuple_(*position))
     order = [key.order.desc() if descending else key.order.asc() for key in keys]
-    return list_page(dialect, conditions, order, _total(shape), offset=shape.offset)
+    return list_page(dialect, conditions, order, _total(shape), offset=shape.offset, ids_first=shape.tags > 0)
 
 
 def _position_value(field: str, value: Any) -> Any:

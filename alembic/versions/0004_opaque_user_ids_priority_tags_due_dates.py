@@ -12,7 +12,8 @@ lower case with dashes, which is how the API names a UUID user in either user-id
   look-up of the user's tag in its primary key, however many tasks the user has.
 - ``task_counts`` gains counters per priority (the metrics answer from one row).
 - An index per new sort: priority, and the due date twice, since tasks without one come last in both
-  directions (``db.models.due_sort_key``). ``idx_task_user_id`` goes: every other index begins with the user.
+  directions (``db.models.due_sort_key``); the first also holds what the count of overdue tasks reads, so the
+  metrics never read a task. ``idx_task_user_id`` goes: every other index begins with the user.
 
 On PostgreSQL the type change rewrites ``tasks`` and its indexes under an ACCESS EXCLUSIVE lock held until the
 migration commits (README: the time per million rows). On SQLite, which cannot change a column's type, both
@@ -37,13 +38,14 @@ _NEW_SORT_INDEXES = {
     "postgresql": [
         "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
         "CREATE INDEX idx_task_user_due_first ON tasks"
-        " (user_id, coalesce(due_at, 'infinity'::timestamptz), created_at, id)",
+        " (user_id, coalesce(due_at, 'infinity'::timestamptz), created_at, id, is_completed, due_at)",
         "CREATE INDEX idx_task_user_due_last ON tasks"
         " (user_id, coalesce(due_at, '-infinity'::timestamptz), created_at, id)",
     ],
     "sqlite": [
         "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
-        "CREATE INDEX idx_task_user_due_first ON tasks (user_id, coalesce(due_at, '~'), created_at, id)",
+        "CREATE INDEX idx_task_user_due_first ON tasks"
+        " (user_id, coalesce(due_at, '~'), created_at, id, is_completed, due_at)",
         "CREATE INDEX idx_task_user_due_last ON tasks (user_id, coalesce(due_at, ''), created_at, id)",
     ],
 }

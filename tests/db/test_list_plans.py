@@ -52,6 +52,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             for _ in range(5):
                 connection.execute(SEED, {"user_id": str(uuid.uuid4()), "tasks": 5_000})
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            # Statistics from every row, not a random sample of them, so that the plans are the same every run.
+            connection.execute(text("SET default_statistics_target = 1000"))
             connection.execute(text("ANALYZE tasks"))
             connection.execute(text("ANALYZE task_counts"))
         yield engine
@@ -107,6 +109,8 @@ FILTERED = [
     pytest.param(ListQuery(tags=("work",), priority="Low", sort="-due_at"), id="tag-priority"),
 ]
 _INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
+# A page's rows read where the index scan found them (ctid): no search at all.
+_ROW_READS = {"Tid Scan"}
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -130,4 +134,4 @@ def test_a_filtered_list_reads_only_through_indexes(engine: Engine, query: ListQ
     scans = [node for node in nodes if node.get("Relation Name") in {"tasks", "task_tags"}]
     assert {node["Relation Name"] for node in scans} >= {"tasks"}, nodes
     # Never a pass over the whole table: every read starts from an index (a bitmap one included).
-    assert all(node["Node Type"] in _INDEX_SCANS or "Bitmap" in node["Node Type"] for node in scans), scans
+    assert all(node["Node Type"] in _INDEX_SCANS | _ROW_READS or "Bitmap" in node["Node Type"] for node in scans), scans

@@ -27,7 +27,6 @@ from sqlalchemy import (
     Select,
     Text,
     Uuid,
-    bindparam,
     case,
     cast,
     func,
@@ -36,7 +35,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.selectable import LateralFromClause
+from sqlalchemy.sql.selectable import LateralFromClause, Subquery
 
 from db.models import PRIORITY_RANKS, Task, UTCDateTime
 
@@ -131,15 +130,8 @@ SQLITE_STORED_DOCUMENT_BYTES: ColumnElement[bytes] = cast(SQLITE_STORED_DOCUMENT
 _DOCUMENT_START_BYTES = (',{"' + _KEYS[0] + '":"').encode()
 
 
-# Where a task's row lies, in the statement that reads it: a look-up by it needs no index.
-_ROW: dict[str, ColumnElement[Any]] = {
-    "postgresql": literal_column("tasks.ctid"),
-    "sqlite": literal_column("tasks.rowid"),
-}
-
-
-def _document(dialect: str) -> Select[Any]:
-    """The document of the task the enclosing statement selects from ``tasks``."""
+def task_document(dialect: str) -> Select[Any]:
+    """The document of the task the enclosing statement selects from ``tasks``, as column ``document``."""
     if dialect == "postgresql":
         row = _document_row()
         rendered = cast(func.row_to_json(row.table_valued()), Text)
@@ -149,41 +141,30 @@ def _document(dialect: str) -> Select[Any]:
 
 def list_page(
     dialect: str,
-    conditions: Sequence[ColumnElement[bool]],
-    order: Sequence[ColumnElement[Any]],
+    page: Select[Any],
     total: ColumnElement[int],
     *,
-    offset: bool,
-    ids_first: bool,
+    finding: Callable[[Subquery], Sequence[ColumnElement[bool]]] | None = None,
 ) -> Select[Any]:
-    """A page as one row: its documents (PostgreSQL's rendered, SQLite's stored) joined by commas in order, up
-    to ``:fetch`` (``:limit`` + 1, where one more means another page follows), how many were read, and the
-    filter's total.
+    """A page as one row: its documents (PostgreSQL's rendered, SQLite's stored) joined by commas in order, how
+    many were read, and the filter's total.
+
+    ``page`` yields the page's rows in order, up to ``:fetch`` (``:limit`` + 1, where one more means another page
+    follows): their documents (``task_document``), or, given ``finding``, keys by which ``finding`` picks each
+    row's task, whose document is then read. Keys first, when the page is chosen where the documents are not
+    (an index, task_tags), so that only the page's tasks are read.
 
     Both databases aggregate the rows in the order the sorted subquery yields them (PostgreSQL documents it for a
     subquery with nothing above it that could reorder it; the list tests pin every sort's order). One string per
     page instead of a row per task: on SQLite a list of 1,000 took 0.6 ms in process instead of 2.8 ms; on
     PostgreSQL, against numbering the rows and aggregating them in that order, a list of 1,000 cost PostgreSQL
     3.9 ms instead of 4.6 (the least of 25 runs each).
-
-    With ``ids_first``, for a filter that the sort's index does not serve (tags), the page is chosen in order
-    from the index alone, each task by where its row lies (SQLite's rowid, PostgreSQL's ctid, which every index
-    holds), and only then is each of its rows read for its document: otherwise every task the index scan passes
-    is read, matching or not (and SQLite chose to read every matching one, then sort them with their
-    documents: 17 ms for 5,000 of 10,000 tasks, against 5.9 ms).
     """
-    if ids_first:
-        page = select(_ROW[dialect].label("row")).select_from(Task).where(*conditions)
-        page = page.order_by(*order).limit(bindparam("fetch"))
-    else:
-        page = _document(dialect).where(*conditions).order_by(*order).limit(bindparam("fetch"))
-    if offset:
-        page = page.offset(bindparam("offset"))
     paged = page.subquery("page")
-    if ids_first:
-        documents: ColumnElement[Any] = _document(dialect).where(_ROW[dialect] == paged.c.row).scalar_subquery()
+    if finding is None:
+        documents: ColumnElement[Any] = paged.c.document
     else:
-        documents = paged.c.document
+        documents = task_document(dialect).where(*finding(paged)).scalar_subquery()
     # The separator is a literal: SQLite re-reads a bound one on every row (3-4% of a list of 1,000, counted in
     # instructions).
     if dialect == "postgresql":

@@ -147,13 +147,18 @@ EXPRESSION_INDEXES = frozenset({"idx_task_user_due_first", "idx_task_user_due_la
 
 
 class TaskTag(Base):
-    """Which of a user's tasks carry a tag: the index of the tag filter, kept by triggers from ``tasks.tags``."""
+    """Which of a user's tasks carry a tag: the index of the tag filter, kept by triggers from ``tasks.tags``.
+
+    Each row also holds its task's ``created_at`` (which never changes), so that a user's tasks with a tag are
+    in the default list's order here, and a tag filter's page is read without passing a task it does not show.
+    """
 
     __tablename__ = "task_tags"
-    __table_args__ = (PrimaryKeyConstraint("user_id", "tag", "task_id"),)
+    __table_args__ = (PrimaryKeyConstraint("user_id", "tag", "created_at", "task_id"),)
 
     user_id: Mapped[str] = mapped_column(String(USER_ID_MAX_LENGTH))
     tag: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
 

@@ -11,7 +11,7 @@ values just written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -40,7 +40,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.sql.selectable import Subquery
 
 from db.database import UnitOfWork
 from db.documents import (
@@ -52,6 +55,7 @@ from db.documents import (
     page_items,
     postgresql_task_document,
     stored_task_json,
+    task_document,
     task_json,
 )
 from db.models import PRIORITY_RANKS, NoDueDate, Task, TaskCount, TaskTag, due_sort_key
@@ -269,8 +273,12 @@ def _keys(sort: str) -> tuple[tuple[_Key, ...], bool]:
     return _SORT_KEYS.get(sort) or _SORT_KEYS[sort.removeprefix("-")], descending
 
 
-def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner")]
+_USERS_TASKS = Task.user_id == bindparam("owner")
+
+
+def _filters(shape: ListShape, *, tags_from: int = 0) -> list[ColumnElement[bool]]:
+    """The conditions of the list's filters beyond the user, those of the tags from the ``tags_from``th on."""
+    filters: list[ColumnElement[bool]] = []
     if shape.completed is not None:
         filters.append(Task.is_completed == (true() if shape.completed else false()))
     if shape.search:
@@ -285,14 +293,69 @@ def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
         filters.append(Task.priority == bindparam("priority"))
     # A condition per tag, each a look-up in task_tags' primary key for the task at hand: the page is then read
     # in the sort's order from its index, and no matching task beyond the page is read (ids_first below).
-    filters.extend(_carries(n) for n in range(shape.tags))
+    filters.extend(_carries(n) for n in range(tags_from, shape.tags))
     return filters
 
 
 def _carries(n: int) -> ColumnElement[bool]:
     """Whether the task carries the ``n``th tag of the filter."""
-    user, tag = TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam(f"tag_{n}")
-    return exists().where(user, tag, TaskTag.task_id == Task.id)
+    tagged = aliased(TaskTag)
+    return exists().where(
+        tagged.user_id == bindparam("owner"),
+        tagged.tag == bindparam(f"tag_{n}"),
+        tagged.created_at == Task.created_at,
+        tagged.task_id == Task.id,
+    )
+
+
+# A tag filter in the default list's order walks the first tag's rows of task_tags, which are in that order, and
+# reads only the tasks of the page: on SQLite 1.9 ms for 1,000 of a user's 2,500 tasks with the tag instead of
+# 3.5 ms through the tasks' index, on PostgreSQL 4.9 ms instead of 10.6 (the default list: 1.0 and 3.1 ms).
+_FIRST_TAG = (TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam("tag_0"))
+_TAG_WALK_KEYS = (_Key(TaskTag.created_at, "created_at"), _Key(TaskTag.task_id, "id"))
+_TAGGED_TASK = (Task.user_id == TaskTag.user_id, Task.created_at == TaskTag.created_at, Task.id == TaskTag.task_id)
+# SQLite finds a page's tasks in the index the default list reads, where their keys lie together, rather than
+# in the primary key, which it prefers without statistics (1.9 ms for 1,000 instead of 2.4): the unary + keeps
+# SQLite from looking the id up in an index.
+_ID_BY_DIALECT: dict[str, ColumnElement[Any]] = {
+    "postgresql": Task.id.expression,
+    "sqlite": UnaryExpression(Task.id.expression, operator=custom_op("+"), type_=Task.id.type),
+}
+# Where a task's row lies, which every index holds: the task is read again without a search.
+_ROW_LOCATION: dict[str, ColumnElement[Any]] = {
+    "postgresql": literal_column("tasks.ctid"),
+    "sqlite": literal_column("tasks.rowid"),
+}
+
+
+class _PageSource(NamedTuple):
+    """Where a list's page is chosen, in the order of ``keys``: documents, or ``finding``'s keys to them."""
+
+    rows: Select[Any]
+    keys: tuple[_Key, ...]
+    finding: Callable[[Subquery], Sequence[ColumnElement[bool]]] | None
+
+
+def _page_source(shape: ListShape, dialect: str) -> _PageSource:
+    keys, _ = _keys(shape.sort)
+    if shape.tags and keys == _SORT_KEYS["created_at"]:
+        rows = select(TaskTag.created_at, TaskTag.task_id).where(*_FIRST_TAG)
+        if others := _filters(shape, tags_from=1):
+            rows = rows.where(exists().where(*_TAGGED_TASK, *others))
+        task_id = _ID_BY_DIALECT[dialect]
+        return _PageSource(
+            rows,
+            _TAG_WALK_KEYS,
+            lambda page: (_USERS_TASKS, Task.created_at == page.c.created_at, task_id == page.c.task_id),
+        )
+    if shape.tags:
+        # The sort's index gives the order and task_tags each task's tags: each task the index passes is read
+        # only if it is on the page (SQLite otherwise read every match, then sorted them: 17 ms for 5,000 of
+        # 10,000 tasks, against 5.9).
+        location = _ROW_LOCATION[dialect]
+        rows = select(location.label("row")).select_from(Task).where(_USERS_TASKS, *_filters(shape))
+        return _PageSource(rows, keys, lambda page: (location == page.c.row,))
+    return _PageSource(task_document(dialect).where(_USERS_TASKS, *_filters(shape)), keys, None)
 
 
 def _counter(shape: ListShape) -> ColumnElement[int] | None:
@@ -317,8 +380,7 @@ def _total(shape: ListShape) -> ColumnElement[int]:
         return func.coalesce(select(counter).where(TaskCount.user_id == bindparam("owner")).scalar_subquery(), 0)
     if shape.tags == 1 and not (shape.search or shape.priority or shape.completed is not None):
         # One tag alone: a range of task_tags' primary key, one row per task.
-        tagged = (TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam("tag_0"))
-        return select(func.count()).select_from(TaskTag).where(*tagged).scalar_subquery()
+        return select(func.count()).select_from(TaskTag).where(*_FIRST_TAG).scalar_subquery()
     if shape.tags and not (shape.search or shape.priority or shape.completed is not None):
         # Tags alone: task_tags knows, without reading a task.
         tags: list[BindParameter[str]] = [bindparam(f"tag_{n}") for n in range(shape.tags)]
@@ -330,7 +392,7 @@ def _total(shape: ListShape) -> ColumnElement[int]:
             .subquery()
         )
         return select(func.count()).select_from(carrying_all).scalar_subquery()
-    return select(func.count()).select_from(Task).where(*_filters(shape)).scalar_subquery()
+    return select(func.count()).select_from(Task).where(_USERS_TASKS, *_filters(shape)).scalar_subquery()
 
 
 @lru_cache(maxsize=512)
@@ -340,17 +402,21 @@ def list_statement(shape: ListShape, dialect: str) -> Select[Any]:
     It reads one row beyond ``:limit`` to tell whether another page follows, and counts the matching tasks in
     the same statement, so a page and its ``count`` come from one snapshot.
     """
-    keys, descending = _keys(shape.sort)
-    conditions = _filters(shape)
+    source = _page_source(shape, dialect)
+    rows, keys = source.rows, source.keys
+    descending = shape.sort.startswith("-")
     if shape.after_missing_key is not None:
         position: list[Any] = [bindparam(f"after_{n}", type_=key.order.type) for n, key in enumerate(keys)]
         if shape.after_missing_key:
             # The page ended among the tasks without a due date, which the key sorts as this constant.
             position[0] = NoDueDate(last=not descending)
         row = tuple_(*(key.order for key in keys))
-        conditions.append(row < tuple_(*position) if descending else row > tuple_(*position))
-    order = [key.order.desc() if descending else key.order.asc() for key in keys]
-    return list_page(dialect, conditions, order, _total(shape), offset=shape.offset, ids_first=shape.tags > 0)
+        rows = rows.where(row < tuple_(*position) if descending else row > tuple_(*position))
+    rows = rows.order_by(*(key.order.desc() if descending else key.order.asc() for key in keys))
+    rows = rows.limit(bindparam("fetch"))
+    if shape.offset:
+        rows = rows.offset(bindparam("offset"))
+    return list_page(dialect, rows, _total(shape), finding=source.finding)
 
 
 def _position_value(field: str, value: Any) -> Any:

@@ -8,8 +8,9 @@ lower case with dashes, which is how the API names a UUID user in either user-id
 - ``tasks`` gains ``priority`` (a rank: 1 Low, 2 Medium, 3 High, so the priority sort is a sort by a number),
   ``tags`` (trimmed, lower-cased, unique, sorted: a text array on PostgreSQL, a JSON array on SQLite) and
   ``due_at``.
-- ``task_tags`` holds a row per (user, tag, task), kept by triggers from ``tasks.tags``: the tag filter is a
-  look-up of the user's tag in its primary key, however many tasks the user has.
+- ``task_tags`` holds a row per (user, tag, task), with the task's creation time, kept by triggers from
+  ``tasks.tags``: the tag filter is a range of its primary key, in the default list's order, however many tasks
+  the user has.
 - ``task_counts`` gains counters per priority (the metrics answer from one row).
 - An index per new sort: priority, and the due date twice, since tasks without one come last in both
   directions (``db.models.due_sort_key``); the first also holds what the count of overdue tasks reads, so the
@@ -108,10 +109,13 @@ _POSTGRESQL_TAGS = [
     CREATE FUNCTION task_tags_follow_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP <> 'INSERT' THEN
-            DELETE FROM task_tags WHERE user_id = OLD.user_id AND tag = ANY (OLD.tags) AND task_id = OLD.id;
+            DELETE FROM task_tags
+                WHERE user_id = OLD.user_id AND tag = ANY (OLD.tags) AND created_at = OLD.created_at
+                    AND task_id = OLD.id;
         END IF;
         IF TG_OP <> 'DELETE' THEN
-            INSERT INTO task_tags (user_id, tag, task_id) SELECT NEW.user_id, tag, NEW.id FROM unnest(NEW.tags) AS tag;
+            INSERT INTO task_tags (user_id, tag, created_at, task_id)
+                SELECT NEW.user_id, tag, NEW.created_at, NEW.id FROM unnest(NEW.tags) AS tag;
         END IF;
         RETURN NULL;
     END
@@ -166,8 +170,9 @@ def _upgrade_postgresql() -> None:
         CREATE TABLE task_tags (
             user_id varchar(128) NOT NULL,
             tag text NOT NULL,
+            created_at timestamptz NOT NULL,
             task_id uuid NOT NULL,
-            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, task_id)
+            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, created_at, task_id)
         )
         """
     )
@@ -321,20 +326,24 @@ _SQLITE_TRIGGERS = [
     """,
     """
     CREATE TRIGGER tasks_tag_insert AFTER INSERT ON tasks WHEN NEW.tags <> '[]' BEGIN
-        INSERT INTO task_tags (user_id, tag, task_id) SELECT NEW.user_id, value, NEW.id FROM json_each(NEW.tags);
+        INSERT INTO task_tags (user_id, tag, created_at, task_id)
+            SELECT NEW.user_id, value, NEW.created_at, NEW.id FROM json_each(NEW.tags);
     END
     """,
     """
     CREATE TRIGGER tasks_tag_update AFTER UPDATE OF tags ON tasks WHEN NEW.tags IS NOT OLD.tags BEGIN
         DELETE FROM task_tags
-            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags)) AND task_id = OLD.id;
-        INSERT INTO task_tags (user_id, tag, task_id) SELECT NEW.user_id, value, NEW.id FROM json_each(NEW.tags);
+            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags))
+                AND created_at = OLD.created_at AND task_id = OLD.id;
+        INSERT INTO task_tags (user_id, tag, created_at, task_id)
+            SELECT NEW.user_id, value, NEW.created_at, NEW.id FROM json_each(NEW.tags);
     END
     """,
     """
     CREATE TRIGGER tasks_tag_delete AFTER DELETE ON tasks WHEN OLD.tags <> '[]' BEGIN
         DELETE FROM task_tags
-            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags)) AND task_id = OLD.id;
+            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags))
+                AND created_at = OLD.created_at AND task_id = OLD.id;
     END
     """,
 ]
@@ -403,8 +412,9 @@ def _upgrade_sqlite() -> None:
         CREATE TABLE task_tags (
             user_id VARCHAR(128) NOT NULL,
             tag TEXT NOT NULL,
+            created_at DATETIME NOT NULL,
             task_id CHAR(32) NOT NULL,
-            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, task_id)
+            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, created_at, task_id)
         )
         """
     )

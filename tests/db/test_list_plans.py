@@ -100,6 +100,10 @@ QUERIES = [
     ],
     *[pytest.param(ListQuery(sort=sort, completed=True, limit=50), id=f"completed{sort}") for sort in SORTS],
     pytest.param(ListQuery(priority="High", limit=50), id="priority"),
+    # In the default order a tag's page is read off task_tags, in order.
+    pytest.param(ListQuery(tags=("work",)), id="tag-walk"),
+    pytest.param(ListQuery(tags=("work",), sort="created_at", limit=50, after=_after("created_at")), id="tag-cursor"),
+    pytest.param(ListQuery(tags=("work", "tag 7"), completed=False), id="tags-open"),
 ]
 # Filters on a part of the user's tasks: read through indexes, though the page may be sorted after.
 FILTERED = [

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from db import tasks
 from db.database import PoolOptions
@@ -198,3 +199,19 @@ def test_writes_still_queued_when_the_database_closes_are_answered(migrated: Pat
     answers = _on(migrated, scenario)
 
     assert [type(answer) for answer in answers] == [sqlite3.ProgrammingError] * 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [tasks.ListQuery(tags=("work",)), tasks.ListQuery(tags=("work", "home"), completed=False, sort="created_at")],
+    ids=["tag", "tags-open-oldest-first"],
+)
+def test_a_tag_filter_in_creation_order_reads_its_page_in_order(migrated: Path, query: tasks.ListQuery) -> None:
+    statement = tasks.list_statement(query.shape, "sqlite").compile(dialect=sqlite_dialect(paramstyle="named"))
+    params = {**statement.params, **tasks.list_params("user", query)}
+    with sqlite3.connect(migrated) as connection:
+        plan = [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+    assert any(step.startswith("SEARCH task_tags USING COVERING INDEX") for step in plan), plan
+    assert any(step.startswith("SEARCH tasks USING INDEX idx_task_user_created") for step in plan), plan

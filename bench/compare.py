@@ -320,12 +320,17 @@ def measure(servers: list[Server], args: argparse.Namespace, binary: str) -> dic
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the load wrk puts on each server, as ``measure`` reads them."""
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per workload")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load before each measurement")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per workload; the median is kept")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_load_arguments(parser)
     args = parser.parse_args()
     binary = ensure_wrk()
 

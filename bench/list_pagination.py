@@ -32,19 +32,10 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from tasks_api.specification import load_specification
+
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SORTS = [
-    "-created_at",
-    "created_at",
-    "title",
-    "-title",
-    "updated_at",
-    "-updated_at",
-    "priority",
-    "-priority",
-    "due_at",
-    "-due_at",
-]
+SORTS: list[str] = load_specification()["components"]["schemas"]["TaskSort"]["enum"]
 RESULTS = Path(__file__).parent / "results" / "list_pagination.json"
 SEED = """
     INSERT INTO tasks (id, user_id, title, description, is_completed, created_at, updated_at, priority, due_at)

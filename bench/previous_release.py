@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare import ROOT, VENV_BIN, Server, ensure_wrk, measure
+from compare import ROOT, VENV_BIN, Server, add_load_arguments, ensure_wrk, measure
 
 WORKLOADS = ["get one", "list 1,000", "create"]
 
@@ -35,10 +35,7 @@ def checked_out(release: str, directory: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--release", default="c5bc96e", help="the commit to measure against")
-    parser.add_argument("--duration", type=float, default=10, help="seconds measured per workload")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of load before each measurement")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per workload; the median is kept")
+    add_load_arguments(parser)
     args = parser.parse_args()
     binary = ensure_wrk()
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from db import models
 from db.urls import normalised_database_url
+from tasks_api.specification import load_specification
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"
@@ -69,18 +70,7 @@ def newest_first(tasks: Iterable[Task]) -> list[Task]:
 
 RANKS = {"Low": 1, "Medium": 2, "High": 3}
 # Every sort a list takes.
-SORTS = [
-    "-created_at",
-    "created_at",
-    "title",
-    "-title",
-    "updated_at",
-    "-updated_at",
-    "priority",
-    "-priority",
-    "due_at",
-    "-due_at",
-]
+SORTS: list[str] = load_specification()["components"]["schemas"]["TaskSort"]["enum"]
 
 
 def expected_order(tasks: list[Task], sort: str) -> list[str]:

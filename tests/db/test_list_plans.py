@@ -14,21 +14,9 @@ from sqlalchemy import Engine, create_engine, text
 from db.tasks import ListQuery, list_params, list_statement
 from db.urls import sync_url
 from tasks_api.migrations import upgrade_to_head
-from tests.support import fresh_database
+from tests.support import SORTS, fresh_database
 
 BIG_USER = str(uuid.uuid4())
-SORTS = [
-    "-created_at",
-    "created_at",
-    "title",
-    "-title",
-    "updated_at",
-    "-updated_at",
-    "priority",
-    "-priority",
-    "due_at",
-    "-due_at",
-]
 # Every third task due (some past, some to come), a priority each, a tag on every seventh.
 SEED = text(
     """

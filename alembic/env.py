@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 
 from db.migration_lock import MIGRATION_LOCK_KEY
-from db.models import EXPRESSION_INDEXES, Base
+from db.models import Base
 from db.urls import sync_url
 from tasks_api.settings import Settings
 
@@ -40,16 +39,9 @@ def _serialise_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# Autogenerate cannot read indexes on expressions back from SQLite and warns of each one; _in_models already
-# leaves them out of the comparison.
-warnings.filterwarnings("ignore", message=".*expression-based index")
-
-
 def _in_models(schema_object: object, name: str | None, type_: str, reflected: bool, compare_to: object | None) -> bool:
-    """What autogenerate compares: the models mirror what both databases have, but SQLite's stored documents
-    (migration 0003) are SQLite's alone, and indexes on expressions cannot be read back from SQLite."""
-    if type_ == "index" and name in EXPRESSION_INDEXES:
-        return False
+    """What autogenerate compares: the models mirror what both databases have, and SQLite's stored documents
+    (migration 0003) are SQLite's alone."""
     return not (type_ == "column" and name == "document" and reflected and compare_to is None)
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -58,7 +59,7 @@ from db.documents import (
     task_document,
     task_json,
 )
-from db.models import PRIORITY_RANKS, NoDueDate, Task, TaskCount, TaskTag, due_sort_key
+from db.models import PRIORITY_RANKS, Task, TaskCount, TaskTag
 
 
 class TaskNotFound(Exception):
@@ -172,9 +173,8 @@ _SORT_KEYS: dict[str, tuple[_Key, ...]] = {
     "updated_at": (_Key(Task.updated_at, "updated_at"), _ID),
     "title": (_Key(Task.title, "title"), _ID),
     "priority": (_Key(Task.priority, "priority"), _CREATED, _ID),
-    "due_at": (_Key(due_sort_key(last=True), "due_at"), _CREATED, _ID),
-    # Descending, tasks without a due date still come last: they sort first in ascending order.
-    "-due_at": (_Key(due_sort_key(last=False), "due_at"), _CREATED, _ID),
+    # Of the tasks with a due date; those without one follow them, by their other keys (list_statement).
+    "due_at": (_Key(Task.due_at, "due_at"), _CREATED, _ID),
 }
 _LIKE_ESCAPE = "/"
 
@@ -268,9 +268,8 @@ async def _explain_missing_row(work: UnitOfWork, params: dict[str, Any]) -> NoRe
 # ---- lists -----------------------------------------------------------------------------------------------
 
 
-def _keys(sort: str) -> tuple[tuple[_Key, ...], bool]:
-    descending = sort.startswith("-")
-    return _SORT_KEYS.get(sort) or _SORT_KEYS[sort.removeprefix("-")], descending
+def _keys(sort: str) -> tuple[_Key, ...]:
+    return _SORT_KEYS[sort.removeprefix("-")]
 
 
 _USERS_TASKS = Task.user_id == bindparam("owner")
@@ -337,7 +336,7 @@ class _PageSource(NamedTuple):
 
 
 def _page_source(shape: ListShape, dialect: str) -> _PageSource:
-    keys, _ = _keys(shape.sort)
+    keys = _keys(shape.sort)
     if shape.tags and keys == _SORT_KEYS["created_at"]:
         rows = select(TaskTag.created_at, TaskTag.task_id).where(*_FIRST_TAG)
         if others := _filters(shape, tags_from=1):
@@ -403,20 +402,42 @@ def list_statement(shape: ListShape, dialect: str) -> Select[Any]:
     the same statement, so a page and its ``count`` come from one snapshot.
     """
     source = _page_source(shape, dialect)
-    rows, keys = source.rows, source.keys
     descending = shape.sort.startswith("-")
-    if shape.after_missing_key is not None:
-        position: list[Any] = [bindparam(f"after_{n}", type_=key.order.type) for n, key in enumerate(keys)]
+    if source.keys[0].field != "due_at":
+        rows = _in_order(source.rows, source.keys, descending, after=shape.after_missing_key is not None)
+    else:
+        # The tasks with a due date, then, in both directions, those without one by their other keys: each part
+        # read in order from its index (idx_task_user_due, of the tasks with a due date alone, and the one of its
+        # other keys), the second only as far as the page reaches into it.
+        undated = source.rows.where(Task.due_at.is_(None))
+        undated = _in_order(undated, source.keys[1:], descending, after=bool(shape.after_missing_key), first=1)
         if shape.after_missing_key:
-            # The page ended among the tasks without a due date, which the key sorts as this constant.
-            position[0] = NoDueDate(last=not descending)
-        row = tuple_(*(key.order for key in keys))
-        rows = rows.where(row < tuple_(*position) if descending else row > tuple_(*position))
-    rows = rows.order_by(*(key.order.desc() if descending else key.order.asc() for key in keys))
+            rows = undated
+        else:
+            dated = source.rows.where(Task.due_at.is_not(None))
+            dated = _in_order(dated, source.keys, descending, after=shape.after_missing_key is not None)
+            reach: ColumnElement[int] = bindparam("fetch")
+            if shape.offset:
+                reach = reach + bindparam("offset")
+            # UNION ALL yields its parts in turn: neither database runs a part with a LIMIT in parallel.
+            parts = union_all(*(select(part.limit(reach).subquery()) for part in (dated, undated)))
+            rows = select(parts.subquery("parts"))
     rows = rows.limit(bindparam("fetch"))
     if shape.offset:
         rows = rows.offset(bindparam("offset"))
     return list_page(dialect, rows, _total(shape), finding=source.finding)
+
+
+def _in_order(
+    rows: Select[Any], keys: tuple[_Key, ...], descending: bool, *, after: bool, first: int = 0
+) -> Select[Any]:
+    """``rows`` in the order of ``keys``; ``after`` a position, whose values are the parameters ``after_{n}``
+    from ``first`` on."""
+    if after:
+        position = [bindparam(f"after_{first + n}", type_=key.order.type) for n, key in enumerate(keys)]
+        row = tuple_(*(key.order for key in keys))
+        rows = rows.where(row < tuple_(*position) if descending else row > tuple_(*position))
+    return rows.order_by(*(key.order.desc() if descending else key.order.asc() for key in keys))
 
 
 def _position_value(field: str, value: Any) -> Any:
@@ -449,7 +470,7 @@ def list_params(user_id: str, query: ListQuery) -> dict[str, Any]:
         params["priority"] = PRIORITY_RANKS[query.priority]
     params.update((f"tag_{n}", tag) for n, tag in enumerate(query.tags))
     if query.after is not None:
-        keys, _ = _keys(query.sort)
+        keys = _keys(query.sort)
         # A cursor is signed for its list, so its position always has this sort's keys.
         for n, (key, value) in enumerate(zip(keys, query.after, strict=True)):
             params[f"after_{n}"] = _position_value(key.field, value)
@@ -464,7 +485,7 @@ async def list_tasks(work: UnitOfWork, user_id: str, query: ListQuery) -> Page:
     items_json = page_items(joined, fetched, query.limit)
     if fetched <= query.limit:
         return Page(items_json, matching, None)
-    keys, _ = _keys(query.sort)
+    keys = _keys(query.sort)
     last = last_task(items_json)
     return Page(items_json, matching, tuple(last[key.field] for key in keys))
 
@@ -538,8 +559,13 @@ async def delete_task(
 _OVERDUE = (
     select(func.count())
     .select_from(Task)
-    # The due-date key, so that the index of the due-date sort serves the range.
-    .where(Task.user_id == bindparam("owner"), Task.is_completed == false(), due_sort_key(last=True) < bindparam("now"))
+    # Read from the index of the tasks with a due date alone, which holds whether each is completed.
+    .where(
+        Task.user_id == bindparam("owner"),
+        Task.due_at.is_not(None),
+        Task.due_at < bindparam("now"),
+        Task.is_completed == false(),
+    )
     .scalar_subquery()
 )
 _METRICS = select(

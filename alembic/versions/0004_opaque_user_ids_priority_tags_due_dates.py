@@ -12,9 +12,9 @@ lower case with dashes, which is how the API names a UUID user in either user-id
   ``tasks.tags``: the tag filter is a range of its primary key, in the default list's order, however many tasks
   the user has.
 - ``task_counts`` gains counters per priority (the metrics answer from one row).
-- An index per new sort: priority, and the due date twice, since tasks without one come last in both
-  directions (``db.models.due_sort_key``); the first also holds what the count of overdue tasks reads, so the
-  metrics never read a task. ``idx_task_user_id`` goes: every other index begins with the user.
+- An index per new sort: priority, and the due date, of the tasks that have one (those without one follow in
+  the order of creation, ``db.tasks``), also holding what the count of overdue tasks reads, so the metrics
+  never read a task. ``idx_task_user_id`` goes: every other index begins with the user.
 
 On PostgreSQL the type change rewrites ``tasks`` and its indexes under an ACCESS EXCLUSIVE lock held until the
 migration commits (README: the time per million rows). On SQLite, which cannot change a column's type, both
@@ -35,22 +35,11 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_NEW_SORT_INDEXES = {
-    "postgresql": [
-        "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
-        "CREATE INDEX idx_task_user_due_first ON tasks"
-        " (user_id, coalesce(due_at, 'infinity'::timestamptz), created_at, id, is_completed, due_at)",
-        "CREATE INDEX idx_task_user_due_last ON tasks"
-        " (user_id, coalesce(due_at, '-infinity'::timestamptz), created_at, id)",
-    ],
-    "sqlite": [
-        "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
-        "CREATE INDEX idx_task_user_due_first ON tasks"
-        " (user_id, coalesce(due_at, '~'), created_at, id, is_completed, due_at)",
-        "CREATE INDEX idx_task_user_due_last ON tasks (user_id, coalesce(due_at, ''), created_at, id)",
-    ],
-}
-_NEW_SORT_INDEX_NAMES = ("idx_task_user_priority", "idx_task_user_due_first", "idx_task_user_due_last")
+_NEW_SORT_INDEXES = [
+    "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
+    "CREATE INDEX idx_task_user_due ON tasks (user_id, due_at, created_at, id, is_completed) WHERE due_at IS NOT NULL",
+]
+_NEW_SORT_INDEX_NAMES = ("idx_task_user_priority", "idx_task_user_due")
 
 # ---- PostgreSQL ------------------------------------------------------------------------------------------
 
@@ -179,7 +168,7 @@ def _upgrade_postgresql() -> None:
     for statement in _POSTGRESQL_TAGS:
         op.execute(statement)
     op.execute("DROP INDEX idx_task_user_id")
-    for statement in _NEW_SORT_INDEXES["postgresql"]:
+    for statement in _NEW_SORT_INDEXES:
         op.execute(statement)
 
 
@@ -418,7 +407,7 @@ def _upgrade_sqlite() -> None:
         )
         """
     )
-    for statement in [*_SQLITE_INDEXES, *_NEW_SORT_INDEXES["sqlite"], *_SQLITE_TRIGGERS]:
+    for statement in [*_SQLITE_INDEXES, *_NEW_SORT_INDEXES, *_SQLITE_TRIGGERS]:
         op.execute(statement)
 
 

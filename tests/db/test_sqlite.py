@@ -22,7 +22,7 @@ from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
 from db.tasks import TaskFields
 from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
-from tests.support import INSERT_TASK
+from tests.support import INSERT_TASK, SORTS
 
 T = TypeVar("T")
 
@@ -201,16 +201,51 @@ def test_writes_still_queued_when_the_database_closes_are_answered(migrated: Pat
     assert [type(answer) for answer in answers] == [sqlite3.ProgrammingError] * 3
 
 
+def _plan(path: Path, query: tasks.ListQuery) -> list[str]:
+    """SQLite's plan for the list, as the service runs it: without statistics, which it never gathers."""
+    statement = tasks.list_statement(query.shape, "sqlite").compile(dialect=sqlite_dialect(paramstyle="named"))
+    params = {**statement.params, **tasks.list_params("user", query)}
+    # Without statistics the plan does not depend on the values, only on which are given.
+    params = {name: str(value) if isinstance(value, uuid.UUID | datetime) else value for name, value in params.items()}
+    with sqlite3.connect(path) as connection:
+        return [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+
+
+_MOMENT, _ID = "2026-12-01T12:00:00.000000Z", str(uuid.uuid4())
+_POSITIONS: dict[str, tuple[str | None, ...]] = {
+    "created_at": (_MOMENT, _ID),
+    "updated_at": (_MOMENT, _ID),
+    "title": ("task", _ID),
+    "priority": ("Medium", _MOMENT, _ID),
+    "due_at": (_MOMENT, _MOMENT, _ID),
+}
+
+
+@pytest.mark.parametrize(
+    ("sort", "after"),
+    [
+        *((sort, after) for sort in SORTS for after in ("first page", "a position")),
+        # Only a due-date sort has tasks without its first key.
+        *((sort, "a task without a due date") for sort in ("due_at", "-due_at")),
+    ],
+)
+def test_every_sort_reads_its_page_in_order_from_an_index(migrated: Path, sort: str, after: str) -> None:
+    position = None if after == "first page" else _POSITIONS[sort.removeprefix("-")]
+    if after == "a task without a due date":
+        position = (None, _MOMENT, _ID)
+
+    plan = _plan(migrated, tasks.ListQuery(sort=sort, limit=50, after=position))
+
+    assert not any("TEMP B-TREE" in step or step.startswith("SCAN tasks") for step in plan), plan
+
+
 @pytest.mark.parametrize(
     "query",
     [tasks.ListQuery(tags=("work",)), tasks.ListQuery(tags=("work", "home"), completed=False, sort="created_at")],
     ids=["tag", "tags-open-oldest-first"],
 )
 def test_a_tag_filter_in_creation_order_reads_its_page_in_order(migrated: Path, query: tasks.ListQuery) -> None:
-    statement = tasks.list_statement(query.shape, "sqlite").compile(dialect=sqlite_dialect(paramstyle="named"))
-    params = {**statement.params, **tasks.list_params("user", query)}
-    with sqlite3.connect(migrated) as connection:
-        plan = [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+    plan = _plan(migrated, query)
 
     assert not any("TEMP B-TREE" in step for step in plan), plan
     assert any(step.startswith("SEARCH task_tags USING COVERING INDEX") for step in plan), plan

@@ -290,8 +290,8 @@ def _filters(shape: ListShape, *, tags_from: int = 0) -> list[ColumnElement[bool
         )
     if shape.priority:
         filters.append(Task.priority == bindparam("priority"))
-    # A condition per tag, each a look-up in task_tags' primary key for the task at hand: the page is then read
-    # in the sort's order from its index, and no matching task beyond the page is read (ids_first below).
+    # A condition per tag, each a look-up in task_tags' primary key for the task at hand, so that the page is
+    # read in the order of the sort's index (_page_source).
     filters.extend(_carries(n) for n in range(tags_from, shape.tags))
     return filters
 
@@ -312,6 +312,7 @@ def _carries(n: int) -> ColumnElement[bool]:
 # 3.5 ms through the tasks' index, on PostgreSQL 4.9 ms instead of 10.6 (the default list: 1.0 and 3.1 ms).
 _FIRST_TAG = (TaskTag.user_id == bindparam("owner"), TaskTag.tag == bindparam("tag_0"))
 _TAG_WALK_KEYS = (_Key(TaskTag.created_at, "created_at"), _Key(TaskTag.task_id, "id"))
+# The task of the enclosing statement's task_tags row.
 _TAGGED_TASK = (Task.user_id == TaskTag.user_id, Task.created_at == TaskTag.created_at, Task.id == TaskTag.task_id)
 # SQLite finds a page's tasks in the index the default list reads, where their keys lie together, rather than
 # in the primary key, which it prefers without statistics (1.9 ms for 1,000 instead of 2.4): the unary + keeps

@@ -1,9 +1,10 @@
-"""How long migration 0004 (user ids as text, priority, tags, due dates) takes, and what it blocks meanwhile.
+"""How long migrations 0004 and 0005 (user ids as text, priority, tags, due dates) take from the release before
+them, and what they block meanwhile.
 
     uv run python bench/migration_0004.py [--rows 1000000] [--users 10000]
 
 On a fresh PostgreSQL database (``BENCH_DATABASE_URL``, default the local server) migrated to 0003, it writes
-``--rows`` tasks (spread over ``--users`` users, as the previous release stored them), then upgrades to 0004
+``--rows`` tasks (spread over ``--users`` users, as the previous release stored them), then upgrades to head
 while another connection reads a task every 50 ms, and prints how long the upgrade took, the longest a read waited
 and the lock the migration held. Then the same on a SQLite file. Each number is per run; divide by the rows for
 the rate.
@@ -71,14 +72,14 @@ def postgresql(rows: int, users: int) -> None:
             reader = threading.Thread(target=_reader, args=(read, stop, waits))
             reader.start()
             started = time.perf_counter()
-            command.upgrade(config, "0004")
+            command.upgrade(config, "head")
             took = time.perf_counter() - started
             stop.set()
             reader.join()
         print(
-            f"PostgreSQL: upgrade to 0004 took {took:.1f} s ({took / rows * 1e6:.1f} s per million tasks; tasks"
-            f" {size}); ACCESS EXCLUSIVE on tasks and task_counts until it committed: the longest read meanwhile"
-            f" waited {max(waits):.1f} s"
+            f"PostgreSQL: upgrade to head (0004, 0005) took {took:.1f} s ({took / rows * 1e6:.1f} s per million"
+            f" tasks; tasks {size}); ACCESS EXCLUSIVE on tasks and task_counts until it committed: the longest"
+            f" read meanwhile waited {max(waits):.1f} s"
         )
         assert owner is not None
 
@@ -106,11 +107,11 @@ def sqlite(rows: int, users: int) -> None:
         print(f"SQLite: {rows:,} tasks written in {time.perf_counter() - started:.1f} s")
         connection.close()
         started = time.perf_counter()
-        command.upgrade(config, "0004")
+        command.upgrade(config, "head")
         took = time.perf_counter() - started
         print(
-            f"SQLite: upgrade to 0004 took {took:.1f} s ({took / rows * 1e6:.1f} s per million tasks), holding the"
-            f" write lock throughout (reads go on in WAL mode)"
+            f"SQLite: upgrade to head (0004, 0005) took {took:.1f} s ({took / rows * 1e6:.1f} s per million"
+            f" tasks), holding the write lock throughout (reads go on in WAL mode)"
         )
 
 

@@ -89,7 +89,7 @@ class Task(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# One index per list sort, each ending in id so the order is total (see migrations 0002 and 0004), each
+# One index per list sort, each ending in id so the order is total (see migrations 0002, 0004 and 0005), each
 # serving its sort in both directions.
 Index("idx_task_user_created", Task.user_id, Task.created_at.desc(), Task.id.desc())
 Index("idx_task_user_updated", Task.user_id, Task.updated_at.desc(), Task.id.desc())

@@ -8,13 +8,11 @@ lower case with dashes, which is how the API names a UUID user in either user-id
 - ``tasks`` gains ``priority`` (a rank: 1 Low, 2 Medium, 3 High, so the priority sort is a sort by a number),
   ``tags`` (trimmed, lower-cased, unique, sorted: a text array on PostgreSQL, a JSON array on SQLite) and
   ``due_at``.
-- ``task_tags`` holds a row per (user, tag, task), with the task's creation time, kept by triggers from
-  ``tasks.tags``: the tag filter is a range of its primary key, in the default list's order, however many tasks
-  the user has.
+- ``task_tags`` holds a row per (user, tag, task), kept by triggers from ``tasks.tags``: the tag filter is a
+  look-up of the user's tag in its primary key, however many tasks the user has.
 - ``task_counts`` gains counters per priority (the metrics answer from one row).
-- An index per new sort: priority, and the due date, of the tasks that have one (those without one follow in
-  the order of creation, ``db.tasks``), also holding what the count of overdue tasks reads, so the metrics
-  never read a task. ``idx_task_user_id`` goes: every other index begins with the user.
+- An index per new sort: priority, and the due date twice, since tasks without one come last in both
+  directions (``db.models.due_sort_key``). ``idx_task_user_id`` goes: every other index begins with the user.
 
 On PostgreSQL the type change rewrites ``tasks`` and its indexes under an ACCESS EXCLUSIVE lock held until the
 migration commits (README: the time per million rows). On SQLite, which cannot change a column's type, both
@@ -35,11 +33,21 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_NEW_SORT_INDEXES = [
-    "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
-    "CREATE INDEX idx_task_user_due ON tasks (user_id, due_at, created_at, id, is_completed) WHERE due_at IS NOT NULL",
-]
-_NEW_SORT_INDEX_NAMES = ("idx_task_user_priority", "idx_task_user_due")
+_NEW_SORT_INDEXES = {
+    "postgresql": [
+        "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
+        "CREATE INDEX idx_task_user_due_first ON tasks"
+        " (user_id, coalesce(due_at, 'infinity'::timestamptz), created_at, id)",
+        "CREATE INDEX idx_task_user_due_last ON tasks"
+        " (user_id, coalesce(due_at, '-infinity'::timestamptz), created_at, id)",
+    ],
+    "sqlite": [
+        "CREATE INDEX idx_task_user_priority ON tasks (user_id, priority, created_at, id)",
+        "CREATE INDEX idx_task_user_due_first ON tasks (user_id, coalesce(due_at, '~'), created_at, id)",
+        "CREATE INDEX idx_task_user_due_last ON tasks (user_id, coalesce(due_at, ''), created_at, id)",
+    ],
+}
+_NEW_SORT_INDEX_NAMES = ("idx_task_user_priority", "idx_task_user_due_first", "idx_task_user_due_last")
 
 # ---- PostgreSQL ------------------------------------------------------------------------------------------
 
@@ -98,13 +106,10 @@ _POSTGRESQL_TAGS = [
     CREATE FUNCTION task_tags_follow_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP <> 'INSERT' THEN
-            DELETE FROM task_tags
-                WHERE user_id = OLD.user_id AND tag = ANY (OLD.tags) AND created_at = OLD.created_at
-                    AND task_id = OLD.id;
+            DELETE FROM task_tags WHERE user_id = OLD.user_id AND tag = ANY (OLD.tags) AND task_id = OLD.id;
         END IF;
         IF TG_OP <> 'DELETE' THEN
-            INSERT INTO task_tags (user_id, tag, created_at, task_id)
-                SELECT NEW.user_id, tag, NEW.created_at, NEW.id FROM unnest(NEW.tags) AS tag;
+            INSERT INTO task_tags (user_id, tag, task_id) SELECT NEW.user_id, tag, NEW.id FROM unnest(NEW.tags) AS tag;
         END IF;
         RETURN NULL;
     END
@@ -159,16 +164,15 @@ def _upgrade_postgresql() -> None:
         CREATE TABLE task_tags (
             user_id varchar(128) NOT NULL,
             tag text NOT NULL,
-            created_at timestamptz NOT NULL,
             task_id uuid NOT NULL,
-            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, created_at, task_id)
+            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, task_id)
         )
         """
     )
     for statement in _POSTGRESQL_TAGS:
         op.execute(statement)
     op.execute("DROP INDEX idx_task_user_id")
-    for statement in _NEW_SORT_INDEXES:
+    for statement in _NEW_SORT_INDEXES["postgresql"]:
         op.execute(statement)
 
 
@@ -315,24 +319,20 @@ _SQLITE_TRIGGERS = [
     """,
     """
     CREATE TRIGGER tasks_tag_insert AFTER INSERT ON tasks WHEN NEW.tags <> '[]' BEGIN
-        INSERT INTO task_tags (user_id, tag, created_at, task_id)
-            SELECT NEW.user_id, value, NEW.created_at, NEW.id FROM json_each(NEW.tags);
+        INSERT INTO task_tags (user_id, tag, task_id) SELECT NEW.user_id, value, NEW.id FROM json_each(NEW.tags);
     END
     """,
     """
     CREATE TRIGGER tasks_tag_update AFTER UPDATE OF tags ON tasks WHEN NEW.tags IS NOT OLD.tags BEGIN
         DELETE FROM task_tags
-            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags))
-                AND created_at = OLD.created_at AND task_id = OLD.id;
-        INSERT INTO task_tags (user_id, tag, created_at, task_id)
-            SELECT NEW.user_id, value, NEW.created_at, NEW.id FROM json_each(NEW.tags);
+            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags)) AND task_id = OLD.id;
+        INSERT INTO task_tags (user_id, tag, task_id) SELECT NEW.user_id, value, NEW.id FROM json_each(NEW.tags);
     END
     """,
     """
     CREATE TRIGGER tasks_tag_delete AFTER DELETE ON tasks WHEN OLD.tags <> '[]' BEGIN
         DELETE FROM task_tags
-            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags))
-                AND created_at = OLD.created_at AND task_id = OLD.id;
+            WHERE user_id = OLD.user_id AND tag IN (SELECT value FROM json_each(OLD.tags)) AND task_id = OLD.id;
     END
     """,
 ]
@@ -401,13 +401,12 @@ def _upgrade_sqlite() -> None:
         CREATE TABLE task_tags (
             user_id VARCHAR(128) NOT NULL,
             tag TEXT NOT NULL,
-            created_at DATETIME NOT NULL,
             task_id CHAR(32) NOT NULL,
-            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, created_at, task_id)
+            CONSTRAINT pk_task_tags PRIMARY KEY (user_id, tag, task_id)
         )
         """
     )
-    for statement in [*_SQLITE_INDEXES, *_NEW_SORT_INDEXES, *_SQLITE_TRIGGERS]:
+    for statement in [*_SQLITE_INDEXES, *_NEW_SORT_INDEXES["sqlite"], *_SQLITE_TRIGGERS]:
         op.execute(statement)
 
 

@@ -191,6 +191,50 @@ def test_tasks_written_before_0004_read_back_as_they_did(empty_database_url: str
         assert client.get(f"/api/{owner}/tasks", params={"completed": "true"}).json()["count"] == 2
 
 
+def test_tags_written_at_0004_are_found_in_order_after_0005(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0004")
+    engine = _engine(empty_database_url)
+    sqlite = engine.dialect.name == "sqlite"
+    owner, ids = str(uuid.uuid4()), [uuid.uuid4() for _ in range(3)]
+    try:
+        with engine.begin() as connection:
+            for n, (task_id, tags) in enumerate(zip(ids, (["work"], ["home", "work"], ["home"]), strict=True)):
+                created = datetime(2026, 12, 1, 9, n, tzinfo=UTC)
+                row = {
+                    "id": task_id.hex if sqlite else task_id,
+                    "owner": owner,
+                    "created": created.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else created,
+                    "tags": orjson.dumps(tags).decode() if sqlite else tags,
+                }
+                connection.execute(
+                    text(
+                        "INSERT INTO tasks (id, user_id, title, created_at, updated_at, tags)"
+                        " VALUES (:id, :owner, 'tagged', :created, :created, :tags)"
+                    ),
+                    row,
+                )
+    finally:
+        engine.dispose()
+
+    command.upgrade(config, "head")
+
+    with create_app(Settings(database_url=empty_database_url, validate_responses=True)).test_client() as client:
+
+        def tagged(tag: str, **params: str) -> list[uuid.UUID]:
+            listed = client.get(f"/api/{owner}/tasks", params={"tags": tag, **params}).json()
+            return [uuid.UUID(task["id"]) for task in listed["items"]]
+
+        assert tagged("work") == [ids[1], ids[0]]
+        assert tagged("work", sort="created_at", limit="1") == [ids[0]]
+        assert tagged("home") == [ids[2], ids[1]]
+        # The triggers go on from there.
+        client.put(f"/api/{owner}/tasks/{ids[2]}", json={"title": "tagged", "is_completed": False, "tags": ["work"]})
+        client.delete(f"/api/{owner}/tasks/{ids[1]}")
+        assert tagged("work") == [ids[2], ids[0]]
+        assert tagged("home") == []
+
+
 def test_models_and_migrations_are_in_sync(empty_database_url: str) -> None:
     upgrade_to_head(empty_database_url)
 

@@ -110,9 +110,6 @@ Index(
     postgresql_where=_DATED,
     sqlite_where=_DATED,
 )
-# Built from SQL rather than compared by Alembic's autogenerate, which cannot read a partial index's condition
-# back on SQLite.
-PARTIAL_INDEXES = frozenset({"idx_task_user_due"})
 
 
 class TaskTag(Base):

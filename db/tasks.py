@@ -378,11 +378,11 @@ def _total(shape: ListShape) -> ColumnElement[int]:
     counter = _counter(shape)
     if counter is not None:
         return func.coalesce(select(counter).where(TaskCount.user_id == bindparam("owner")).scalar_subquery(), 0)
-    if shape.tags == 1 and not (shape.search or shape.priority or shape.completed is not None):
-        # One tag alone: a range of task_tags' primary key, one row per task.
-        return select(func.count()).select_from(TaskTag).where(*_FIRST_TAG).scalar_subquery()
     if shape.tags and not (shape.search or shape.priority or shape.completed is not None):
         # Tags alone: task_tags knows, without reading a task.
+        if shape.tags == 1:
+            # A range of task_tags' primary key, one row per task.
+            return select(func.count()).select_from(TaskTag).where(*_FIRST_TAG).scalar_subquery()
         tags: list[BindParameter[str]] = [bindparam(f"tag_{n}") for n in range(shape.tags)]
         carrying_all = (
             select(TaskTag.task_id)

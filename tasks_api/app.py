@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,17 +20,20 @@ from tasks_api.auth import SECURITY_MAP, VERIFIER, OwnerParameterValidator, unau
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
 from tasks_api.errors import register_error_handlers
+from tasks_api.media_types import CanonicalContentType
 from tasks_api.migrations import schema_head
 from tasks_api.operations import HandlerCall
 from tasks_api.problems import ProblemResponses, error_codes
 from tasks_api.request_context import AccessLog, RequestContext
 from tasks_api.routes import RouteTable
-from tasks_api.settings import Settings
+from tasks_api.settings import NO_AUTHENTICATION, ConfigurationError, Settings
 from tasks_api.shadowed_routes import ShadowedRoutes
 from tasks_api.specification import load_specification
 from tasks_api.tokens import TokenVerification
 from tasks_api.user_ids import with_user_ids
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
+
+logger = logging.getLogger(__name__)
 
 # What a browser on an allowed origin may send and read: the headers the contract uses.
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID")
@@ -71,7 +75,11 @@ def create_app(
     to Connexion's own code: the reference the differential test holds the service to. ``freeze_after_startup``
     is for a process that serves this one app until it exits (``served_app``)."""
     settings = settings or Settings.from_env()
-
+    if not settings.auth_configured:
+        # Decided here, not by the command that starts the app, so that every way of serving it obeys.
+        raise ConfigurationError(NO_AUTHENTICATION)
+    for risk in settings.risks():
+        logger.warning(risk)
     tokens = settings.tokens
 
     @asynccontextmanager
@@ -119,6 +127,7 @@ def create_app(
     # After security, so that a request without a valid token is a 401 whatever its size; the body is only
     # read by request validation, after this.
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_VALIDATION)
+    app.add_middleware(CanonicalContentType, position=MiddlewarePosition.BEFORE_VALIDATION)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.
     app.add_middleware(
         RequestContext,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import logging.config
 import os
@@ -14,10 +13,11 @@ from dataclasses import replace
 from types import FrameType
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
-from tasks_api.settings import ConfigurationError, Settings
+from tasks_api.settings import NO_AUTHENTICATION, ConfigurationError, Settings, is_loopback
 from tasks_api.tokens import issue_token
 
 logger = logging.getLogger("tasks_api.cli")
@@ -60,32 +60,31 @@ def _token(settings: Settings, user: str, ttl: float) -> str:
     return issue_token(tokens.secret, user, ttl, issuer=tokens.issuer, audience=tokens.audience)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _authentication_for(settings: Settings, host: str) -> Settings:
     """Without any authentication setting, serving on loopback trusts the path's user (said in the log, and
     passed on to the workers); on any other address the service refuses to start."""
     if settings.auth_configured:
         return settings
-    if not _is_loopback(host):
-        raise ConfigurationError(
-            f"no authentication is configured and {host} is not a loopback address: set TASKS_API_AUTH_JWKS_URL or"
-            " TASKS_API_AUTH_JWT_SECRET (with TASKS_API_AUTH_ISSUER, TASKS_API_AUTH_AUDIENCE, TASKS_API_AUTH_LEEWAY"
-            " as needed), or TASKS_API_AUTH=none behind a gateway that authenticates"
-        )
+    if not is_loopback(host):
+        raise ConfigurationError(f"{host} is not a loopback address and {NO_AUTHENTICATION}")
     logger.warning(
         "no authentication is configured: serving on %s as TASKS_API_AUTH=none, trusting the user_id in every path",
         host,
     )
     os.environ["TASKS_API_AUTH"] = "none"
     return replace(settings, auth_configured=True)
+
+
+def _announce(settings: Settings, host: str, port: int) -> None:
+    origin = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    logger.info(
+        "serving on %s, database %s, authentication: %s; Swagger UI at %s/api/ui/",
+        origin,
+        database,
+        settings.authentication(),
+        origin,
+    )
 
 
 def _stop(_signal: int, _frame: FrameType | None) -> None:
@@ -125,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "migrate" or not args.no_migrate:
         upgrade_to_head(settings.migration_database_url or settings.database_url)
     if args.command == "serve":
+        _announce(settings, args.host, args.port)
         uvicorn.run(
             "tasks_api.app:served_app",
             factory=True,

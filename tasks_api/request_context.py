@@ -7,6 +7,7 @@ import os
 import random
 import re
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,19 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _NO_SNIFF = (b"x-content-type-options", b"nosniff")
+_LOCATION = b"location"
+
+
+def _relative_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """Routing's redirects (a path with or without its trailing slash) point at this service, but Starlette
+    spells them absolute with the request's Host header, which the client chose: answered before authentication
+    and cached by a proxy, that would send other clients to any host. The path alone means the same."""
+    name, value = header
+    if name != _LOCATION:
+        return header
+    url = urlsplit(value)
+    # One leading slash: "//host/path" would be read as another host.
+    return name, urlunsplit((b"", b"", b"/" + url.path.lstrip(b"/"), url.query, url.fragment))
 
 
 def _new_request_id() -> str:
@@ -83,8 +97,11 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers", ())
+                if 300 <= status < 400:
+                    headers = [_relative_location(header) for header in headers]
                 message["headers"] = [
-                    *message.get("headers", ()),
+                    *headers,
                     (_REQUEST_ID_KEY, current.encode("latin-1")),
                     # Browsers must take every answer for what its Content-Type says, never sniff another type.
                     _NO_SNIFF,

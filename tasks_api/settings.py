@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from db.database import PoolOptions
 from db.urls import is_neon_pooled, normalised_database_url
@@ -16,7 +18,12 @@ DEFAULT_DATABASE_URL = "sqlite:///tasks.db"
 
 def _number(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return default if value is None or not value.strip() else float(value)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} is {value!r}: give a number") from None
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -32,6 +39,22 @@ def _cursor_secret(explicit: str | None, database_url: str) -> bytes:
     return hashlib.sha256(f"tasks-api cursor secret:{explicit or database_url}".encode()).digest()
 
 
+NO_AUTHENTICATION = (
+    "no authentication is configured: set TASKS_API_AUTH_JWKS_URL or TASKS_API_AUTH_JWT_SECRET (with"
+    " TASKS_API_AUTH_ISSUER, TASKS_API_AUTH_AUDIENCE as needed), or TASKS_API_AUTH=none behind a gateway that"
+    " authenticates (tasks-api serve assumes none on a loopback address only)"
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ConfigurationError(ValueError):
     """The environment asks for something the service will not run with; the message says what to change."""
 
@@ -41,32 +64,64 @@ def _text(name: str) -> str | None:
     return value or None
 
 
+_AUTH_MODE = "TASKS_API_AUTH"
+_KEY_SOURCES = ("TASKS_API_AUTH_JWKS_URL", "TASKS_API_AUTH_JWT_SECRET")
+SECRET_RECIPE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _said(names: list[str]) -> str:
+    return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} set"
+
+
+def _auth_text(name: str) -> str | None:
+    """An authentication setting: absent is None, and set but blank is refused (it never means "off")."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if not value.strip():
+        raise ConfigurationError(f"{name} is set but empty: give it a value, or unset it")
+    return value.strip()
+
+
 def _tokens() -> tuple[TokenSettings | None, bool]:
-    """How tokens are verified (None: they are not), and whether the environment said so at all."""
-    mode = _text("TASKS_API_AUTH")
-    jwks_url, secret = _text("TASKS_API_AUTH_JWKS_URL"), _text("TASKS_API_AUTH_JWT_SECRET")
-    if mode not in {None, "none", "jwt"}:
-        raise ConfigurationError(f"TASKS_API_AUTH is {mode!r}: use none, or configure JWTs")
-    if mode == "none":
-        if jwks_url or secret:
-            raise ConfigurationError("TASKS_API_AUTH=none, but a JWKS URL or JWT secret is set too: choose")
-        return None, True
-    if not jwks_url and not secret:
-        if mode == "jwt":
-            raise ConfigurationError("TASKS_API_AUTH=jwt needs TASKS_API_AUTH_JWKS_URL or TASKS_API_AUTH_JWT_SECRET")
+    """How tokens are verified (None: they are not), and whether the environment said so at all.
+
+    Fails closed: any ``TASKS_API_AUTH*`` variable that is set, even blank, asks for authentication, so the
+    service refuses to start unless a key source is usable; only ``TASKS_API_AUTH=none`` alone turns it off.
+    """
+    said = sorted(name for name in os.environ if name == _AUTH_MODE or name.startswith(f"{_AUTH_MODE}_"))
+    if not said:
         return None, False
+    mode = _auth_text(_AUTH_MODE)
+    if mode not in {None, "none", "jwt"}:
+        raise ConfigurationError(f"{_AUTH_MODE} is {mode!r}: use jwt (with a key source) or none")
+    settings = [name for name in said if name != _AUTH_MODE]
+    if mode == "none":
+        if settings:
+            raise ConfigurationError(
+                f"{_AUTH_MODE}=none, but {_said(settings)} too: unset them to serve without authentication, or"
+                f" unset {_AUTH_MODE} to verify tokens"
+            )
+        return None, True
+    sources = [name for name in _KEY_SOURCES if name in os.environ]
+    if len(sources) > 1:
+        raise ConfigurationError(f"{_said(sources)}: verify tokens with one of them, not both")
+    if not sources:
+        raise ConfigurationError(
+            f"{_said(said)}, but nothing to verify tokens with: set TASKS_API_AUTH_JWKS_URL or"
+            f" TASKS_API_AUTH_JWT_SECRET, or {_AUTH_MODE}=none (alone) to serve without authentication"
+        )
+    jwks_url, secret = (_auth_text(name) for name in _KEY_SOURCES)
     try:
         tokens = TokenSettings(
             jwks_url=jwks_url,
             secret=secret.encode() if secret else None,
-            issuer=_text("TASKS_API_AUTH_ISSUER"),
-            audience=_text("TASKS_API_AUTH_AUDIENCE"),
+            issuer=_auth_text("TASKS_API_AUTH_ISSUER"),
+            audience=_auth_text("TASKS_API_AUTH_AUDIENCE"),
             leeway=_number("TASKS_API_AUTH_LEEWAY", 30.0),
         )
     except ValueError as error:
-        raise ConfigurationError(
-            f"{error}: set TASKS_API_AUTH_JWKS_URL or TASKS_API_AUTH_JWT_SECRET (at least 32 bytes), not both"
-        ) from None
+        raise ConfigurationError(f"TASKS_API_AUTH_JWT_SECRET: {error}; make one with {SECRET_RECIPE}") from None
     return tokens, True
 
 
@@ -110,7 +165,8 @@ class Settings:
     access_log: bool = True
     # How bearer tokens are verified; None: they are not, and the path's user_id is trusted.
     tokens: TokenSettings | None = None
-    # Whether the environment chose an authentication mode at all (``serve`` decides for it on loopback only).
+    # Whether the environment chose an authentication mode at all: ``create_app`` refuses to serve unless it did
+    # (``serve`` decides for it on a loopback address only).
     auth_configured: bool = True
     # Exact origins browsers may call the API from (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
@@ -122,6 +178,28 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.cursor_secret:
             object.__setattr__(self, "cursor_secret", _cursor_secret(None, self.database_url))
+
+    def authentication(self) -> str:
+        """The authentication mode and where its keys come from, for the start-up log line."""
+        tokens = self.tokens
+        if tokens is None:
+            return "none (TASKS_API_AUTH=none: the user_id in each path is trusted)"
+        source = f"keys from {tokens.jwks_url}" if tokens.jwks_url else "HS256 with TASKS_API_AUTH_JWT_SECRET"
+        required = {"issuer": tokens.issuer, "audience": tokens.audience}
+        claims = [f"{name} {value}" for name, value in required.items() if value]
+        return ", ".join([f"JWT bearer tokens, {source}", *claims])
+
+    def risks(self) -> list[str]:
+        """What this configuration allows but an operator should hear about at start-up."""
+        jwks_url = self.tokens.jwks_url if self.tokens is not None else None
+        if jwks_url is not None:
+            url = urlsplit(jwks_url)
+            if url.scheme == "http" and not is_loopback(url.hostname or ""):
+                return [
+                    f"TASKS_API_AUTH_JWKS_URL is plain http on {url.hostname}: anyone on the way can replace the keys"
+                    " and sign tokens for every user; use https"
+                ]
+        return []
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -22,6 +22,7 @@ from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
+from tests.openapi import schemathesis_hooks  # noqa: F401 (registers the hostile-header hooks)
 from tests.support import BACKENDS, MEASUREMENTS, fresh_database, reproducible
 from tests.tokens import SECRET, hs256
 

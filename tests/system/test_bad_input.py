@@ -11,7 +11,10 @@ import pytest
 
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
+from tasks_api.tokens import TokenSettings
+from tests.hostile_headers import AUTHORIZATION, CONDITIONAL, JSON_SPELLINGS, NOT_JSON, OTHERS
 from tests.support import assert_problem, new_user, running_server
+from tests.tokens import SECRET, hs256
 
 USER = "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b"
 SQL = "' OR '1'='1'; DROP TABLE tasks; --"
@@ -107,6 +110,72 @@ def test_json_is_read_as_utf8_whatever_the_charset_parameter_says(server: str, c
 
     assert response.status_code == 201
     assert response.json()["title"] == "Grüße"
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_json_is_json_in_any_spelling_of_its_media_type(server: str, content_type: str) -> None:
+    user, headers = new_user(), {"Content-Type": content_type}
+
+    created = httpx.post(f"{server}/api/{user}/tasks", content=b'{"title": "spelt"}', headers=headers)
+    assert created.status_code == 201, created.text
+    url = f"{server}/api/{user}/tasks/{created.json()['id']}"
+    replaced = httpx.put(url, content=b'{"title": "respelt", "is_completed": true}', headers=headers)
+
+    assert replaced.status_code == 200, replaced.text
+    assert httpx.get(url).json()["title"] == "respelt"
+
+
+@pytest.mark.parametrize("content_type", NOT_JSON)
+def test_other_media_types_are_415(server: str, content_type: str) -> None:
+    response = httpx.post(
+        f"{server}/api/{USER}/tasks", content=b'{"title": "t"}', headers={"Content-Type": content_type}
+    )
+
+    assert_problem(response, 415)
+
+
+@pytest.fixture(scope="module")
+def secured_server(database_url: str) -> Iterator[str]:
+    settings = Settings(database_url=database_url, tokens=TokenSettings(secret=SECRET))
+    with running_server(create_app(settings)) as base_url:
+        yield base_url
+
+
+HOSTILE_HEADERS = [
+    *(("Authorization", value) for value in AUTHORIZATION),
+    *((name, value) for name, values in {**CONDITIONAL, **OTHERS}.items() for value in values),
+    *(("Content-Type", value) for value in JSON_SPELLINGS + NOT_JSON),
+]
+
+
+@pytest.mark.parametrize("secured", [False, True], ids=["open", "secured"])
+def test_no_header_value_reaches_a_500(server: str, secured_server: str, task: str, secured: bool) -> None:
+    """Every operation, with each hostile header in turn: a 4xx problem (or success), never a 500."""
+    base_url = secured_server if secured else server
+    user = new_user()
+    token = {"Authorization": f"Bearer {hs256(user)}"} if secured else {}
+    created = httpx.post(f"{base_url}/api/{user}/tasks", json={"title": "t"}, headers=token)
+    assert created.status_code == 201
+    one = f"{base_url}/api/{user}/tasks/{created.json()['id']}"
+    calls = [
+        ("GET", f"{base_url}/api/{user}/tasks", None),
+        ("GET", f"{base_url}/api/{user}/tasks/metrics", None),
+        ("POST", f"{base_url}/api/{user}/tasks", b'{"title": "t"}'),
+        ("GET", one, None),
+        ("PUT", one, b'{"title": "t", "is_completed": true}'),
+        ("PATCH", f"{one}/complete", None),
+        ("DELETE", f"{base_url}/api/{user}/tasks/{USER}", None),
+    ]
+    failures = []
+    with httpx.Client() as client:
+        for name, value in HOSTILE_HEADERS:
+            for method, url, body in calls:
+                headers = {**token, "Content-Type": "application/json", name: value}
+                response = client.request(method, url, content=body, headers=headers)
+                problem = response.headers.get("content-type") == "application/problem+json"
+                if response.status_code >= 500 or (response.status_code >= 400 and not problem):
+                    failures.append(f"{method} {name}: {value[:60]!r} -> {response.status_code}")
+    assert not failures
 
 
 def test_10_mb_body_is_refused_without_being_read(server: str) -> None:

@@ -72,10 +72,10 @@ def test_migrate_upgrades_and_exits(tmp_path: Path) -> None:
 
 
 def _cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    unset = {name: "" for name in os.environ if name.startswith("TASKS_API_AUTH")}
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("TASKS_API_AUTH")}
     return subprocess.run(
         [TASKS_API, *arguments],
-        env={**os.environ, **unset, **environment},
+        env={**inherited, **environment},
         capture_output=True,
         text=True,
         timeout=60,
@@ -107,9 +107,16 @@ def test_token_refuses_without_a_secret() -> None:
         (("--host", "192.0.2.1"), {}, "TASKS_API_AUTH_JWT_SECRET"),
         ((), {"TASKS_API_AUTH_JWT_SECRET": "too short"}, "32 bytes"),
         ((), {"TASKS_API_CORS_ORIGINS": "*"}, "TASKS_API_CORS_ORIGINS"),
-        ((), {"TASKS_API_AUTH": "none", "TASKS_API_AUTH_JWT_SECRET": SECRET.decode()}, "choose"),
+        ((), {"TASKS_API_AUTH": "none", "TASKS_API_AUTH_JWT_SECRET": SECRET.decode()}, "TASKS_API_AUTH_JWT_SECRET"),
+        # The review's finding: a blank secret beside an issuer and audience served without authentication.
+        (
+            (),
+            {"TASKS_API_AUTH_JWT_SECRET": " ", "TASKS_API_AUTH_ISSUER": "i", "TASKS_API_AUTH_AUDIENCE": "a"},
+            "TASKS_API_AUTH_JWT_SECRET is set but empty",
+        ),
+        ((), {"TASKS_API_AUTH_ISSUER": "https://auth.example"}, "TASKS_API_AUTH_ISSUER is set"),
     ],
-    ids=["any-address", "public-address", "short-secret", "cors-star", "none-and-secret"],
+    ids=["any-address", "public-address", "short-secret", "cors-star", "none-and-secret", "blank-secret", "no-key"],
 )
 def test_serve_refuses_to_start_unsafely(
     tmp_path: Path, arguments: tuple[str, ...], environment: dict[str, str], named: str
@@ -130,6 +137,26 @@ def test_serve_on_loopback_without_configuration_trusts_the_path_and_says_so(tmp
 
     warnings = [json.loads(line) for line in server.log if '"warning"' in line]
     assert any("TASKS_API_AUTH=none" in warning["message"] for warning in warnings)
+    assert "authentication: none" in _start_up_line(server.log)
+
+
+def _start_up_line(log: list[str]) -> str:
+    (line,) = [json.loads(line) for line in log if '"serving on ' in line]
+    assert line["level"] == "info"
+    return str(line["message"])
+
+
+def test_serve_says_at_start_up_where_it_serves_and_how_it_checks_tokens(tmp_path: Path) -> None:
+    secret = SECRET.decode()
+    with serving(
+        f"sqlite:///{tmp_path / 'tasks.db'}", TASKS_API_AUTH_JWT_SECRET=secret, TASKS_API_AUTH_ISSUER="https://i"
+    ) as server:
+        line = _start_up_line(server.log)
+
+    assert f"serving on {server.base_url}, database sqlite:///{tmp_path / 'tasks.db'}" in line
+    assert "authentication: JWT bearer tokens, HS256 with TASKS_API_AUTH_JWT_SECRET, issuer https://i" in line
+    assert f"Swagger UI at {server.base_url}/api/ui/" in line
+    assert secret not in "".join(server.log)
 
 
 def test_serve_closes_an_idle_connection_after_the_keep_alive_it_is_given(tmp_path: Path) -> None:

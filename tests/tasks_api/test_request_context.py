@@ -81,3 +81,14 @@ def test_an_access_line_that_cannot_be_written_is_dropped_without_an_error() -> 
         AccessLog(write_end).write(request="r", method="GET", path=None, status=200, duration_ms=0.1)
     finally:
         os.close(write_end)
+
+
+@pytest.mark.parametrize("path", ["/api/{user}/tasks/", "/api/health/live/", "/api/openapi.json/"])
+def test_a_redirect_never_names_the_host_the_client_sent(client: TestClient, path: str) -> None:
+    response = client.get(path.format(user=new_user()), headers={"Host": "attacker.example"}, follow_redirects=False)
+
+    assert response.status_code == 307
+    location = response.headers["location"]
+    assert location.startswith("/") and not location.startswith("//")
+    assert "attacker.example" not in location
+    assert client.get(location).status_code == 200

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tasks_api.settings import ConfigurationError, Settings
@@ -69,3 +71,66 @@ def test_the_migration_url_is_normalised_and_optional(monkeypatch: pytest.Monkey
 
     monkeypatch.setenv("MIGRATION_DATABASE_URL", NEON_DIRECT)
     assert Settings.from_env().migration_database_url == NEON_DIRECT.replace("postgresql://", "postgresql+psycopg://")
+
+
+def _authentication_environment(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> None:
+    for name in list(os.environ):
+        if name.startswith("TASKS_API_AUTH"):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+
+SECRET = "s" * 32
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"TASKS_API_AUTH_JWT_SECRET": ""}, "TASKS_API_AUTH_JWT_SECRET is set but empty"),
+        ({"TASKS_API_AUTH_JWKS_URL": " "}, "TASKS_API_AUTH_JWKS_URL is set but empty"),
+        (
+            {"TASKS_API_AUTH_ISSUER": "i", "TASKS_API_AUTH_AUDIENCE": "a"},
+            "TASKS_API_AUTH_AUDIENCE, TASKS_API_AUTH_ISSUER",
+        ),
+        ({"TASKS_API_AUTH_LEEWAY": ""}, "TASKS_API_AUTH_LEEWAY is set"),
+        ({"TASKS_API_AUTH": ""}, "TASKS_API_AUTH is set but empty"),
+        ({"TASKS_API_AUTH": "jwt"}, "TASKS_API_AUTH is set"),
+        ({"TASKS_API_AUTH": "off"}, "TASKS_API_AUTH is 'off'"),
+        ({"TASKS_API_AUTH": "none", "TASKS_API_AUTH_ISSUER": ""}, "TASKS_API_AUTH_ISSUER"),
+        ({"TASKS_API_AUTH_JWT_SECRET": SECRET, "TASKS_API_AUTH_JWKS_URL": "https://a/jwks"}, "not both"),
+        ({"TASKS_API_AUTH_JWT_SECRET": SECRET, "TASKS_API_AUTH_AUDIENCE": ""}, "TASKS_API_AUTH_AUDIENCE is set but"),
+        ({"TASKS_API_AUTH_JWT_SECRET": "short"}, "secrets.token_urlsafe(48)"),
+        ({"TASKS_API_AUTH_JWT_SECRET": SECRET, "TASKS_API_AUTH_LEEWAY": "soon"}, "TASKS_API_AUTH_LEEWAY is 'soon'"),
+    ],
+)
+def test_any_authentication_setting_without_a_usable_key_refuses_naming_it(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], named: str
+) -> None:
+    _authentication_environment(monkeypatch, environment)
+
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env()
+
+    assert named in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "configured", "verifies"),
+    [
+        ({}, False, False),
+        ({"TASKS_API_AUTH": "none"}, True, False),
+        ({"TASKS_API_AUTH": " none "}, True, False),
+        ({"TASKS_API_AUTH_JWT_SECRET": SECRET}, True, True),
+        ({"TASKS_API_AUTH": "jwt", "TASKS_API_AUTH_JWKS_URL": "https://a/jwks"}, True, True),
+    ],
+)
+def test_authentication_is_off_only_when_said_or_when_nothing_is_set(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], configured: bool, verifies: bool
+) -> None:
+    _authentication_environment(monkeypatch, environment)
+
+    settings = Settings.from_env()
+
+    assert settings.auth_configured is configured
+    assert (settings.tokens is not None) is verifies

@@ -7,10 +7,10 @@ import logging
 import logging.config
 import os
 import signal
-import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -23,19 +23,44 @@ from tasks_api.tokens import issue_token
 logger = logging.getLogger("tasks_api.cli")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tasks-api", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+_DESCRIPTION = "The tasks API: serve it, migrate its database, or print a token to call it with."
+_EPILOG = """\
+Configuration comes from the environment: DATABASE_URL (default sqlite:///tasks.db), TASKS_API_AUTH_JWKS_URL or
+TASKS_API_AUTH_JWT_SECRET, and the rest listed in the README.
 
-    serve = commands.add_parser("serve", help="migrate the database to head, then serve the API")
+examples:
+  tasks-api serve                          serve ./tasks.db on http://127.0.0.1:8000 (Swagger UI at /api/ui/)
+  tasks-api serve --host 0.0.0.0 --workers 4
+  tasks-api token --user 0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b --ttl 8h
+"""
+
+
+def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is also its own help's description, as a sentence."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=f"{summary[:1].upper()}{summary[1:]}."
+    )
+    return parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tasks-api",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="<command>")
+
+    serve = _command(commands, "serve", "migrate the database to head, then serve the API")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)")
     serve.add_argument("--no-migrate", action="store_true", help="skip the migration step")
 
-    commands.add_parser("migrate", help="upgrade the database to head and exit")
+    _command(commands, "migrate", "upgrade the database to head and exit")
 
-    token = commands.add_parser("token", help="print an HS256 token for a user (needs TASKS_API_AUTH_JWT_SECRET)")
+    token = _command(commands, "token", "print an HS256 token for a user (signed with TASKS_API_AUTH_JWT_SECRET)")
     token.add_argument(
         "--user", required=True, help="the user id the token is for (a UUID, or an identity provider's id)"
     )
@@ -91,20 +116,8 @@ def _stop(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-# Connexion imports Starlette's test client, whose deprecation notice would be a line of plain text in the JSON
-# log stream on stderr. As an environment variable the filter also reaches the worker processes uvicorn spawns.
-_IMPORT_NOTICE = "Using `httpx` with `starlette.testclient`"
-
-
-def _silence_import_notice() -> None:
-    warnings.filterwarnings("ignore", message=_IMPORT_NOTICE)
-    filters = [os.environ.get("PYTHONWARNINGS"), f"ignore:{_IMPORT_NOTICE}"]
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, filters))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    _silence_import_notice()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal; a stop that was
     # asked for is a clean exit (status 0, no traceback), also when it arrives during migration.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
@@ -119,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "serve":
             settings = _authentication_for(settings, args.host)
     except ConfigurationError as error:
-        logger.error("refusing to start: %s", error)
+        logger.error("%s: %s", "cannot make a token" if args.command == "token" else "refusing to start", error)
         raise SystemExit(2) from None
     if args.command == "migrate" or not args.no_migrate:
         upgrade_to_head(settings.migration_database_url or settings.database_url)

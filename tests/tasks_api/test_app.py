@@ -63,3 +63,12 @@ def test_a_plain_http_key_server_elsewhere_is_warned_about(tmp_path: Path, caplo
     assert not caplog.records
     create_app(Settings(database_url=database_url, tokens=TokenSettings(secret=SECRET)))
     assert not caplog.records
+
+
+def test_importing_the_app_prints_no_deprecation_notice() -> None:
+    imported = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import tasks_api.app"], capture_output=True, text=True, timeout=60
+    )
+
+    assert imported.returncode == 0
+    assert "starlette.testclient" not in imported.stderr

@@ -97,7 +97,27 @@ def test_token_refuses_without_a_secret() -> None:
 
     assert refused.returncode == 2
     assert "TASKS_API_AUTH_JWT_SECRET" in refused.stderr
+    assert "refusing to start" not in refused.stderr
     assert refused.stdout == ""
+
+
+@pytest.mark.parametrize("command", [(), ("serve",), ("migrate",), ("token",)])
+def test_help_reads_like_a_commands_help(command: tuple[str, ...]) -> None:
+    shown = _cli(*command, "--help")
+
+    assert shown.returncode == 0
+    assert shown.stdout.startswith(f"usage: tasks-api {' '.join(command)}".rstrip())
+    assert "``" not in shown.stdout
+    description = shown.stdout.split("\n\n")[1]
+    assert description[0].isupper() and description.rstrip().endswith(".")
+
+
+def test_help_lists_the_commands_and_examples() -> None:
+    shown = _cli("--help").stdout
+
+    for command in ("serve", "migrate", "token"):
+        assert f"\n    {command} " in shown
+    assert "examples:\n  tasks-api serve" in shown
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""SQLite keeps each task's JSON document in the row, rendered by triggers on every write.
+"""On SQLite, each task's JSON document kept in its row by triggers; on PostgreSQL, which renders it itself, nothing.
 
 On SQLite the service runs in the same process as the database, so rendering a page of 1,000 tasks on every
 read (about 3-8 ms, in Python or in SQLite's json_object) was most of a list's cost; rendered once per write, a

@@ -132,6 +132,24 @@ def test_a_token_whose_subject_is_not_a_uuid_owns_no_path(secured: TestClient) -
     assert_problem(secured.get(f"/api/{new_user()}/tasks", headers=bearer(hs256("alice"))), 403, "ACCESS_DENIED")
 
 
+@pytest.mark.parametrize(
+    "respelt",
+    [
+        lambda user: f"urn:uuid:{user}",
+        lambda user: f"{{{user}}}",
+        lambda user: user.replace("-", ""),
+        lambda user: user.replace("-", "")[:12] + "-" + user.replace("-", "")[12:],
+    ],
+    ids=["urn", "braces", "no-hyphens", "hyphen-elsewhere"],
+)
+def test_a_token_whose_subject_spells_the_uuid_another_way_owns_no_path(secured: TestClient, respelt: Any) -> None:
+    user = new_user()
+
+    response = secured.get(f"/api/{user}/tasks", headers=bearer(hs256(respelt(user))))
+
+    assert_problem(response, 403, "ACCESS_DENIED")
+
+
 def test_403_is_decided_before_any_database_access(jwt_settings: Settings) -> None:
     unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/tasks?connect_timeout=2"
     with create_app(replace(jwt_settings, database_url=unreachable)).test_client() as client:

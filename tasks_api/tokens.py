@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,7 @@ import jwt
 JWKS_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
 SECRET_ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+_LARGEST_FLOAT = int(sys.float_info.max)
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,10 @@ class TokenVerifier:
                 return claims
             del self._verified[digest]  # the key set changed since: verify it again
         claims = self._decode(token, await self._key_for(token))
+        expires = _expiry(claims)
         if len(self._verified) >= self._cache_size:
             del self._verified[next(iter(self._verified))]  # the oldest entry
-        self._verified[digest] = (claims, float(claims["exp"]) + self._settings.leeway, generation)
+        self._verified[digest] = (claims, expires + self._settings.leeway, generation)
         return claims
 
     async def _key_for(self, token: str) -> tuple[Any, str]:
@@ -193,6 +197,23 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             raise TokenRejected("The token is invalid") from None
         return claims
+
+
+def _expiry(claims: dict[str, Any]) -> float:
+    """The token's ``exp``, once ``exp`` and, if present, ``nbf`` and ``iat`` are found to be NumericDates."""
+    for name in ("nbf", "iat"):
+        if name in claims:
+            _seconds(claims, name)
+    return _seconds(claims, "exp")
+
+
+def _seconds(claims: dict[str, Any], name: str) -> float:
+    """A NumericDate claim; raises TokenRejected unless it is a JSON number (RFC 7519, section 2: not "123", not
+    true, both of which PyJWT takes; a bool is an int to Python) that a float holds (10**400 is not)."""
+    value = claims[name]
+    if (type(value) is int and abs(value) <= _LARGEST_FLOAT) or (type(value) is float and math.isfinite(value)):
+        return float(value)
+    raise TokenRejected(f"The token's '{name}' is not a number of seconds")
 
 
 def issue_token(secret: bytes, subject: str, ttl_seconds: float, *, issuer: str | None, audience: str | None) -> str:

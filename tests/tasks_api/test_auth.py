@@ -95,6 +95,16 @@ def test_a_bad_token_is_401_invalid_token_and_the_detail_tells_expired_from_inva
     assert token not in response.text
 
 
+@pytest.mark.parametrize("exp", [10**400, "9999999999"], ids=["beyond-a-float", "a-string"])
+def test_a_signed_token_whose_expiry_is_not_a_json_number_is_401(secured: TestClient, exp: Any) -> None:
+    user = new_user()
+
+    response = secured.get(f"/api/{user}/tasks", headers=bearer(hs256(user, exp=exp)))
+
+    assert_problem(response, 401, "AUTH_FAILED")
+    assert response.headers["www-authenticate"] == INVALID
+
+
 def test_a_malformed_authorization_header_is_invalid_token(secured: TestClient) -> None:
     response = secured.get(f"/api/{new_user()}/tasks", headers={"Authorization": "Bearer"})
 

@@ -101,6 +101,26 @@ def test_tokens_the_secret_configuration_does_not_accept(token: str, reason: str
     assert reason in str(rejected(hs_verifier(), token))
 
 
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"exp": 10**400},
+        {"exp": "9999999999"},
+        {"exp": True},
+        {"exp": float("inf")},
+        {"nbf": "0"},
+        {"nbf": False},
+        {"iat": "0"},
+        {"iat": True},
+        {"iat": 10**400},
+        {"iat": -(10**400)},
+    ],
+    ids=repr,
+)
+def test_a_date_claim_must_be_a_json_number_a_float_holds(dates: dict[str, Any]) -> None:
+    rejected(hs_verifier(), hs256(USER, **dates))
+
+
 def test_a_tampered_payload_is_refused() -> None:
     header, _, signature = hs256(USER).split(".")
     other = base64.urlsafe_b64encode(json.dumps(claims(str(uuid.uuid4()))).encode()).rstrip(b"=").decode()
@@ -178,6 +198,15 @@ def test_a_cached_token_stops_being_accepted_when_it_expires(monkeypatch: pytest
     with pytest.raises(TokenRejected) as refusal:
         run(verifier.claims(token))
     assert refusal.value.expired
+
+
+def test_a_distant_but_finite_expiry_is_accepted_and_remembered(decodes: list[str]) -> None:
+    verifier, token = hs_verifier(), hs256(USER, exp=10**300)
+
+    for _ in range(2):
+        assert run(verifier.claims(token))["exp"] == 10**300
+
+    assert decodes == [token]
 
 
 # ---- a JWKS -----------------------------------------------------------------------------------------------

@@ -55,6 +55,9 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
         if mode == "jwt":
             raise ConfigurationError("TASKS_API_AUTH=jwt needs TASKS_API_AUTH_JWKS_URL or TASKS_API_AUTH_JWT_SECRET")
         return None, False
+    jwks_refresh = _number("TASKS_API_AUTH_JWKS_REFRESH", 300.0)
+    if not jwks_refresh > 0:
+        raise ConfigurationError(f"TASKS_API_AUTH_JWKS_REFRESH is {jwks_refresh:g}: give the seconds between fetches")
     try:
         tokens = TokenSettings(
             jwks_url=jwks_url,
@@ -62,6 +65,7 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
             issuer=_text("TASKS_API_AUTH_ISSUER"),
             audience=_text("TASKS_API_AUTH_AUDIENCE"),
             leeway=_number("TASKS_API_AUTH_LEEWAY", 30.0),
+            jwks_refresh=jwks_refresh,
         )
     except ValueError as error:
         raise ConfigurationError(

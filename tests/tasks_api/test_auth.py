@@ -262,9 +262,16 @@ def test_tokens_from_a_jwks_are_accepted(jwks: tuple[JWKSServer, Settings]) -> N
     assert_problem(hs, 401, "AUTH_FAILED")
 
 
-def test_an_unreachable_key_server_is_503_and_readiness_says_why(jwks: tuple[JWKSServer, Settings]) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [None, b"[]", b'{"keys": [{"kid": ["current"], "kty": "OKP"}]}', b"[" * 100_000],
+    ids=["503", "an-array", "a-list-as-kid", "deeply-nested"],
+)
+def test_a_key_server_that_cannot_be_used_is_503_and_readiness_says_so(
+    jwks: tuple[JWKSServer, Settings], answer: bytes | None
+) -> None:
     server, jwks_settings = jwks
-    server.available = False
+    server.available, server.body = answer is not None, answer
     user = new_user()
 
     with create_app(jwks_settings).test_client() as client:

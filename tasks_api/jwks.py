@@ -117,7 +117,7 @@ class KeySet:
         self._refresh_interval = refresh_interval
         self._keys: dict[str, jwt.PyJWK] = {}
         self._identities: dict[str, tuple[str, str]] = {}
-        self._fetch: asyncio.Task[None] | None = None
+        self._fetching: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._next_refresh = 0.0
         self._next_refetch = 0.0
@@ -133,11 +133,11 @@ class KeySet:
 
     def start(self) -> None:
         """Fetches the keys in the background now, then keeps them fresh until ``stop``."""
-        self._fetch = asyncio.create_task(self._fetch_once())
+        self._fetching = asyncio.create_task(self._fetch_once())
         self._refresher = asyncio.create_task(self._keep_fresh())
 
     async def stop(self) -> None:
-        tasks = [task for task in (self._refresher, self._fetch) if task is not None]
+        tasks = [task for task in (self._refresher, self._fetching) if task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -153,12 +153,12 @@ class KeySet:
     async def refetch(self) -> None:
         """Fetches the set for a key not known: waits for the fetch under way, if any, else fetches unless a
         refetch started within the refetch interval."""
-        if self._fetch is None:
+        if self._fetching is None:
             now = time.monotonic()
             if now < self._next_refetch:
                 return
             self._next_refetch = now + self.REFETCH_INTERVAL
-        await self._fetched()
+        await self._shared_fetch()
 
     async def _keep_fresh(self) -> None:
         while True:
@@ -166,13 +166,13 @@ class KeySet:
             if delay > 0:
                 await asyncio.sleep(delay)
             else:
-                await self._fetched()
+                await self._shared_fetch()
 
-    async def _fetched(self) -> None:
-        if self._fetch is None:
-            self._fetch = asyncio.create_task(self._fetch_once())
+    async def _shared_fetch(self) -> None:
+        if self._fetching is None:
+            self._fetching = asyncio.create_task(self._fetch_once())
         # Shielded: a request that stops waiting (its client went away) leaves the fetch to the others.
-        await asyncio.shield(self._fetch)
+        await asyncio.shield(self._fetching)
 
     async def _fetch_once(self) -> None:
         try:
@@ -190,7 +190,7 @@ class KeySet:
         else:
             self._replace(keys, fresh_for)
         finally:
-            self._fetch = None
+            self._fetching = None
 
     async def _download(self) -> tuple[bytes, float | None]:
         """The body and how long it may be kept; within one deadline, and at most ``MAX_BYTES`` of it."""

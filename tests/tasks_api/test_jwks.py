@@ -266,12 +266,12 @@ def test_a_large_key_set_is_parsed_while_the_event_loop_goes_on(
 
 # ---- whatever the key server answers ----------------------------------------------------------------------
 
-_RSA = SigningKey.new("RS256", kid=KID)
-_PRIVATE_RSA = {**json.loads(jwt.get_algorithm_by_name("RS256").to_jwk(_RSA.private)), "kid": KID}
+RSA_KEY = SigningKey.new("RS256", kid=KID)
+RSA_PRIVATE_JWK = {**json.loads(jwt.get_algorithm_by_name("RS256").to_jwk(RSA_KEY.private)), "kid": KID}
 
 
 def _with(**members: Any) -> bytes:
-    return json.dumps({"keys": [{**_RSA.jwk(), **members}]}).encode()
+    return json.dumps({"keys": [{**RSA_KEY.jwk(), **members}]}).encode()
 
 
 MALFORMED = {
@@ -290,7 +290,7 @@ MALFORMED = {
     "an-unsupported-alg": _with(alg="RS512"),
     "a-secret-key": json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": KID}]}).encode(),
     "an-x25519-key": json.dumps({"keys": [{"kty": "OKP", "crv": "X25519", "x": "AAAA", "kid": KID}]}).encode(),
-    "a-private-key": json.dumps({"keys": [_PRIVATE_RSA]}).encode(),
+    "a-private-key": json.dumps({"keys": [RSA_PRIVATE_JWK]}).encode(),
     "a-broken-modulus": _with(n="!!"),
     "deeply-nested": b"[" * 100_000 + b"]" * 100_000,
     "deeply-nested-keys": b'{"keys": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
@@ -304,7 +304,7 @@ def test_any_answer_that_is_not_a_usable_jwks_makes_keys_unavailable(server: JWK
 
     async def scenario() -> tuple[Any, str | None]:
         async with jwks_verifier(server.url) as verifier:
-            return await outcome(verifier.claims(_RSA.sign(claims(USER)))), await verifier.unready_reason()
+            return await outcome(verifier.claims(RSA_KEY.sign(claims(USER)))), await verifier.unready_reason()
 
     result, unready = run(scenario())
 
@@ -316,12 +316,12 @@ def test_any_answer_that_is_not_a_usable_jwks_makes_keys_unavailable(server: JWK
 def test_members_that_are_not_usable_keys_are_skipped(server: JWKSServer) -> None:
     usable = SigningKey.new("EdDSA", kid="usable")
     server.body = json.dumps(
-        {"keys": [1, {"kty": "oct", "k": "c2VjcmV0", "kid": "secret"}, _PRIVATE_RSA, usable.jwk()]}
+        {"keys": [1, {"kty": "oct", "k": "c2VjcmV0", "kid": "secret"}, RSA_PRIVATE_JWK, usable.jwk()]}
     ).encode()
 
     async def scenario() -> list[Any]:
         async with jwks_verifier(server.url) as verifier:
-            return [await outcome(verifier.claims(key.sign(claims(USER)))) for key in (usable, _RSA)]
+            return [await outcome(verifier.claims(key.sign(claims(USER)))) for key in (usable, RSA_KEY)]
 
     verified, refused = run(scenario())
 

@@ -4,8 +4,9 @@ answer carries."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -264,14 +265,20 @@ def test_tokens_from_a_jwks_are_accepted(jwks: tuple[JWKSServer, Settings]) -> N
 
 @pytest.mark.parametrize(
     "answer",
-    [None, b"[]", b'{"keys": [{"kid": ["current"], "kty": "OKP"}]}', b"[" * 100_000],
+    [
+        lambda key: None,
+        lambda key: b"[]",
+        lambda key: json.dumps({"keys": [{**key.jwk(), "kid": [key.kid]}]}).encode(),
+        lambda key: b"[" * 100_000,
+    ],
     ids=["503", "an-array", "a-list-as-kid", "deeply-nested"],
 )
 def test_a_key_server_that_cannot_be_used_is_503_and_readiness_says_so(
-    jwks: tuple[JWKSServer, Settings], answer: bytes | None
+    jwks: tuple[JWKSServer, Settings], answer: Callable[[SigningKey], bytes | None]
 ) -> None:
     server, jwks_settings = jwks
-    server.available, server.body = answer is not None, answer
+    server.body = answer(server.keys[0])
+    server.available = server.body is not None
     user = new_user()
 
     with create_app(jwks_settings).test_client() as client:

@@ -109,9 +109,7 @@ def create_app(
         specification = without_authentication(specification)
     else:
         scheme = specification["components"]["securitySchemes"]["bearerAuth"]
-        owner_validator = functools.partial(
-            OwnerParameterValidator, subject_parameter=scheme["x-subject-parameter"], user_ids=settings.user_ids
-        )
+        owner_validator = functools.partial(OwnerParameterValidator, subject_parameter=scheme["x-subject-parameter"])
         validator_map = {**VALIDATOR_MAP, "parameter": owner_validator}
     routes = RouteTable.from_spec(specification)
     problems = ProblemResponses(error_codes(specification))

@@ -112,6 +112,9 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
             f" TASKS_API_AUTH_JWT_SECRET, or {_AUTH_MODE}=none (alone) to serve without authentication"
         )
     jwks_url, secret = (_auth_text(name) for name in _KEY_SOURCES)
+    jwks_refresh = _number("TASKS_API_AUTH_JWKS_REFRESH", 300.0)
+    if not jwks_refresh > 0:
+        raise ConfigurationError(f"TASKS_API_AUTH_JWKS_REFRESH is {jwks_refresh:g}: give the seconds between fetches")
     try:
         tokens = TokenSettings(
             jwks_url=jwks_url,
@@ -119,6 +122,7 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
             issuer=_auth_text("TASKS_API_AUTH_ISSUER"),
             audience=_auth_text("TASKS_API_AUTH_AUDIENCE"),
             leeway=_number("TASKS_API_AUTH_LEEWAY", 30.0),
+            jwks_refresh=jwks_refresh,
         )
     except ValueError as error:
         raise ConfigurationError(f"TASKS_API_AUTH_JWT_SECRET: {error}; make one with {SECRET_RECIPE}") from None

@@ -1,12 +1,13 @@
 """Verifies the front end's JWTs: the signature, with an algorithm fixed by the configuration, and ``exp``,
-``nbf``, ``iss`` and ``aud``. Keys come from a shared secret (HS256) or a JWKS (EdDSA, ES256, RS256) fetched
-without blocking the event loop. Verified tokens are remembered until they expire, so a client's repeat
-requests cost a hash and a dictionary look-up."""
+``nbf``, ``iss`` and ``aud``. Keys come from a shared secret (HS256) or a JWKS (EdDSA, ES256, RS256: see
+``tasks_api.jwks``). Verified tokens are remembered until they expire, so a client's repeat requests cost a hash
+and a dictionary look-up."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
+import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 import httpx
 import jwt
 
-# What a JWKS may sign with: Better Auth's default (Ed25519) and the two other common choices.
-JWKS_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
+from tasks_api.jwks import JWKS_ALGORITHMS, KeySet
+
 SECRET_ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+_LARGEST_FLOAT = int(sys.float_info.max)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class TokenSettings:
     issuer: str | None = None
     audience: str | None = None
     leeway: float = 30.0
+    # Seconds between background refreshes of the JWKS (fewer when its Cache-Control: max-age says so).
+    jwks_refresh: float = 300.0
 
     def __post_init__(self) -> None:
         if (self.jwks_url is None) == (self.secret is None):
@@ -47,63 +51,7 @@ class TokenRejected(Exception):
 
 
 class KeysUnavailable(Exception):
-    """No key that fits the token is known, and the key server cannot be reached: the token may be fine."""
-
-
-class KeySet:
-    """A JWKS's keys by ``kid``, fetched when a token names one not known yet.
-
-    After the first fetch, a refetch happens at most once per ``REFETCH_INTERVAL`` seconds whatever the tokens
-    say, so forged ``kid``s (or readiness probes while the key server is away) cannot make the service hammer
-    it; concurrent requests for a refetch share one fetch.
-    """
-
-    REFETCH_INTERVAL = 10.0
-
-    def __init__(self, url: str, client: httpx.AsyncClient) -> None:
-        self.url = url
-        self._client = client
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched = False
-        self._next_fetch = 0.0
-        self._fetching = asyncio.Lock()
-        self.last_error: str | None = None
-        # Bumped whenever the key set changes, so what was verified with a withdrawn key can be forgotten.
-        self.generation = 0
-
-    async def key(self, kid: str) -> jwt.PyJWK | None:
-        key = self._keys.get(kid)
-        if key is None:
-            await self.refresh()
-            key = self._keys.get(kid)
-            if key is None and self.last_error is not None:
-                raise KeysUnavailable(self.last_error)
-        return key
-
-    async def refresh(self) -> None:
-        """Fetches the key set, unless a fetch happened within the refetch interval."""
-        async with self._fetching:
-            now = time.monotonic()
-            if now < self._next_fetch:
-                return
-            if self._fetched:
-                self._next_fetch = now + self.REFETCH_INTERVAL
-            self._fetched = True
-            try:
-                response = await self._client.get(self.url)
-                response.raise_for_status()
-                keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(response.json()).keys if key.key_id}
-            except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as error:
-                self.last_error = f"the key server at {self.url} cannot be used: {type(error).__name__}"
-                return
-            self.last_error = None
-            if keys.keys() != self._keys.keys():
-                self.generation += 1
-            self._keys = keys
-
-    @property
-    def loaded(self) -> bool:
-        return bool(self._keys)
+    """No key that fits the token is known, and the key server cannot be used: the token may be fine."""
 
 
 class TokenVerifier:
@@ -124,10 +72,10 @@ class TokenVerifier:
         first). With keys at hand the service serves the tokens they verify, even while a refetch fails."""
         if self._keys is None or self._keys.loaded:
             return None
-        await self._keys.refresh()
+        await self._keys.refetch()
         if self._keys.loaded:
             return None
-        return self._keys.last_error or f"no key has been fetched from {self._keys.url} yet"
+        return "no usable key could be fetched from the key server (the server log says why)"
 
     async def claims(self, token: str) -> dict[str, Any]:
         """The token's claims once it is verified; raises TokenRejected or KeysUnavailable."""
@@ -143,9 +91,10 @@ class TokenVerifier:
                 return claims
             del self._verified[digest]  # the key set changed since: verify it again
         claims = self._decode(token, await self._key_for(token))
+        expires = _expiry(claims)
         if len(self._verified) >= self._cache_size:
             del self._verified[next(iter(self._verified))]  # the oldest entry
-        self._verified[digest] = (claims, float(claims["exp"]) + self._settings.leeway, generation)
+        self._verified[digest] = (claims, expires + self._settings.leeway, generation)
         return claims
 
     async def _key_for(self, token: str) -> tuple[Any, str]:
@@ -163,6 +112,8 @@ class TokenVerifier:
         kid = header.get("kid")
         key = await self._keys.key(kid) if isinstance(kid, str) else None
         if key is None:
+            if isinstance(kid, str) and not self._keys.usable:
+                raise KeysUnavailable
             raise TokenRejected("The token is signed with a key this service does not know")
         if key.algorithm_name != algorithm:
             raise TokenRejected("The token's algorithm does not match its key")
@@ -195,6 +146,23 @@ class TokenVerifier:
         return claims
 
 
+def _expiry(claims: dict[str, Any]) -> float:
+    """The token's ``exp``, once ``exp`` and, if present, ``nbf`` and ``iat`` are found to be NumericDates."""
+    for name in ("nbf", "iat"):
+        if name in claims:
+            _seconds(claims, name)
+    return _seconds(claims, "exp")
+
+
+def _seconds(claims: dict[str, Any], name: str) -> float:
+    """A NumericDate claim; raises TokenRejected unless it is a JSON number (RFC 7519, section 2: not "123", not
+    true, both of which PyJWT takes; a bool is an int to Python) that a float holds (10**400 is not)."""
+    value = claims[name]
+    if (type(value) is int and abs(value) <= _LARGEST_FLOAT) or (type(value) is float and math.isfinite(value)):
+        return float(value)
+    raise TokenRejected(f"The token's '{name}' is not a number of seconds")
+
+
 def issue_token(secret: bytes, subject: str, ttl_seconds: float, *, issuer: str | None, audience: str | None) -> str:
     """An HS256 token for ``tasks-api token``: for curl and Swagger UI's Authorize button."""
     now = int(time.time())
@@ -207,26 +175,23 @@ def issue_token(secret: bytes, subject: str, ttl_seconds: float, *, issuer: str 
 
 
 class TokenVerification:
-    """The verifier and, with a JWKS, its HTTP client and first fetch, for the life of the app."""
-
-    KEY_SERVER_TIMEOUT = 2.0
+    """The verifier and, with a JWKS, its HTTP client and key set kept fresh, for the life of the app."""
 
     def __init__(self, settings: TokenSettings) -> None:
         self._settings = settings
         self._client: httpx.AsyncClient | None = None
-        self._first_fetch: asyncio.Task[None] | None = None
         self.keys: KeySet | None = None
 
     async def __aenter__(self) -> TokenVerifier:
         if self._settings.jwks_url is not None:
-            self._client = httpx.AsyncClient(timeout=self.KEY_SERVER_TIMEOUT)
-            self.keys = KeySet(self._settings.jwks_url, self._client)
+            self._client = httpx.AsyncClient(timeout=KeySet.FETCH_DEADLINE)
+            self.keys = KeySet(self._settings.jwks_url, self._client, self._settings.jwks_refresh)
             # In the background: the service starts (and reports not-ready) while the key server is away.
-            self._first_fetch = asyncio.create_task(self.keys.refresh())
+            self.keys.start()
         return TokenVerifier(self._settings, self.keys)
 
     async def __aexit__(self, *_exc_info: object) -> None:
-        if self._first_fetch is not None:
-            self._first_fetch.cancel()
+        if self.keys is not None:
+            await self.keys.stop()
         if self._client is not None:
             await self._client.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -246,6 +247,15 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+async def wait_for_async(condition: Callable[[], bool], *, timeout: float = 30, what: str = "condition") -> None:
+    """``wait_for`` inside an event loop, which keeps running while it polls."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 @contextmanager

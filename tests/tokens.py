@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from tasks_api.tokens import TokenSettings, TokenVerification, TokenVerifier
+
 SECRET = b"a shared secret of at least thirty-two bytes"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,32 @@ def bearer(token: str) -> dict[str, str]:
 
 @dataclass
 class JWKSServer:
-    """Serves ``keys`` as a JWKS on a loopback port; ``fetches`` counts the requests it answered."""
+    """Serves ``keys`` as a JWKS on a loopback port; ``fetches`` counts the requests it answered.
+
+    A test may make it misbehave: answer 503 (``available``), send another ``body`` (``repeat`` times over, with
+    or without a Content-Length), extra ``headers``, ``delay`` its answer or ``trickle`` its body (seconds before
+    each byte). ``sent`` counts the body's bytes the client took.
+    """
 
     url: str
     keys: list[SigningKey] = field(default_factory=list)
     fetches: int = 0
     available: bool = True
+    body: bytes | None = None
+    repeat: int = 1
+    declare_length: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    trickle: float = 0.0
+    sent: int = 0
+    # Set when the server stops: a delayed or trickling answer ends then.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def publish(self, *keys: SigningKey) -> None:
         self.keys = list(keys)
+
+    def answer(self) -> bytes:
+        return json.dumps({"keys": [key.jwk() for key in self.keys]}).encode() if self.body is None else self.body
 
 
 @contextmanager
@@ -75,15 +96,37 @@ def jwks_server(*keys: SigningKey) -> Iterator[JWKSServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             served.fetches += 1
+            if served.stopping.wait(served.delay):
+                return
             if not served.available:
                 self.send_error(503)
                 return
-            body = json.dumps({"keys": [key.jwk() for key in served.keys]}).encode()
+            body = served.answer()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+            if served.declare_length:
+                self.send_header("Content-Length", str(len(body) * served.repeat))
+            for name, value in served.headers.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                for _ in range(served.repeat):
+                    self._write(body)
+            except OSError:  # the client stopped reading
+                pass
+
+        def _write(self, body: bytes) -> None:
+            if not served.trickle:
+                for start in range(0, len(body), 64 * 1024):
+                    chunk = body[start : start + 64 * 1024]
+                    self.wfile.write(chunk)
+                    served.sent += len(chunk)
+                return
+            for byte in range(len(body)):
+                if served.stopping.wait(served.trickle):
+                    return
+                self.wfile.write(body[byte : byte + 1])
+                served.sent += 1
 
         def log_message(self, *_args: Any) -> None:
             pass
@@ -91,10 +134,33 @@ def jwks_server(*keys: SigningKey) -> Iterator[JWKSServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     served.url = f"http://127.0.0.1:{server.server_address[1]}/api/auth/jwks"
     served.publish(*keys)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled often, so that the server stops as soon as a test ends.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield served
     finally:
+        served.stopping.set()
         server.shutdown()
         server.server_close()
+
+
+def run(coroutine: Awaitable[T]) -> T:
+    async def wrapped() -> T:
+        return await coroutine
+
+    return asyncio.run(wrapped())
+
+
+@asynccontextmanager
+async def jwks_verifier(url: str, **settings: Any) -> AsyncIterator[TokenVerifier]:
+    async with TokenVerification(TokenSettings(jwks_url=url, **settings)) as verifier:
+        yield verifier
+
+
+async def outcome(awaitable: Awaitable[T]) -> T | Exception:
+    """What ``awaitable`` gives, or the exception it raised."""
+    try:
+        return await awaitable
+    except Exception as error:
+        return error

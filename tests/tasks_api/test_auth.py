@@ -4,8 +4,9 @@ answer carries."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -95,6 +96,16 @@ def test_a_bad_token_is_401_invalid_token_and_the_detail_tells_expired_from_inva
     assert token not in response.text
 
 
+@pytest.mark.parametrize("exp", [10**400, "9999999999"], ids=["beyond-a-float", "a-string"])
+def test_a_signed_token_whose_expiry_is_not_a_json_number_is_401(secured: TestClient, exp: Any) -> None:
+    user = new_user()
+
+    response = secured.get(f"/api/{user}/tasks", headers=bearer(hs256(user, exp=exp)))
+
+    assert_problem(response, 401, "AUTH_FAILED")
+    assert response.headers["www-authenticate"] == INVALID
+
+
 def test_a_malformed_authorization_header_is_invalid_token(secured: TestClient) -> None:
     response = secured.get(f"/api/{new_user()}/tasks", headers={"Authorization": "Bearer"})
 
@@ -130,6 +141,24 @@ def test_the_subject_and_the_path_are_compared_as_uuids(secured: TestClient) -> 
 
 def test_a_token_whose_subject_is_not_a_uuid_owns_no_path(secured: TestClient) -> None:
     assert_problem(secured.get(f"/api/{new_user()}/tasks", headers=bearer(hs256("alice"))), 403, "ACCESS_DENIED")
+
+
+@pytest.mark.parametrize(
+    "respelt",
+    [
+        lambda user: f"urn:uuid:{user}",
+        lambda user: f"{{{user}}}",
+        lambda user: user.replace("-", ""),
+        lambda user: user.replace("-", "")[:12] + "-" + user.replace("-", "")[12:],
+    ],
+    ids=["urn", "braces", "no-hyphens", "hyphen-elsewhere"],
+)
+def test_a_token_whose_subject_spells_the_uuid_another_way_owns_no_path(secured: TestClient, respelt: Any) -> None:
+    user = new_user()
+
+    response = secured.get(f"/api/{user}/tasks", headers=bearer(hs256(respelt(user))))
+
+    assert_problem(response, 403, "ACCESS_DENIED")
 
 
 def test_403_is_decided_before_any_database_access(jwt_settings: Settings) -> None:
@@ -234,9 +263,22 @@ def test_tokens_from_a_jwks_are_accepted(jwks: tuple[JWKSServer, Settings]) -> N
     assert_problem(hs, 401, "AUTH_FAILED")
 
 
-def test_an_unreachable_key_server_is_503_and_readiness_says_why(jwks: tuple[JWKSServer, Settings]) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda key: None,
+        lambda key: b"[]",
+        lambda key: json.dumps({"keys": [{**key.jwk(), "kid": [key.kid]}]}).encode(),
+        lambda key: b"[" * 100_000,
+    ],
+    ids=["503", "an-array", "a-list-as-kid", "deeply-nested"],
+)
+def test_a_key_server_that_cannot_be_used_is_503_and_readiness_says_so(
+    jwks: tuple[JWKSServer, Settings], answer: Callable[[SigningKey], bytes | None]
+) -> None:
     server, jwks_settings = jwks
-    server.available = False
+    server.body = answer(server.keys[0])
+    server.available = server.body is not None
     user = new_user()
 
     with create_app(jwks_settings).test_client() as client:

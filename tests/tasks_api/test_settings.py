@@ -134,3 +134,31 @@ def test_authentication_is_off_only_when_said_or_when_nothing_is_set(
 
     assert settings.auth_configured is configured
     assert (settings.tokens is not None) is verifies
+
+
+@pytest.fixture
+def jwks_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TASKS_API_AUTH", "TASKS_API_AUTH_JWT_SECRET", "TASKS_API_AUTH_JWKS_REFRESH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TASKS_API_AUTH_JWKS_URL", "https://app.example/api/auth/jwks")
+
+
+@pytest.mark.usefixtures("jwks_url")
+def test_the_jwks_is_refreshed_every_five_minutes_unless_said_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = Settings.from_env().tokens
+    monkeypatch.setenv("TASKS_API_AUTH_JWKS_REFRESH", "60")
+    said = Settings.from_env().tokens
+
+    assert default is not None and default.jwks_refresh == 300
+    assert said is not None and said.jwks_refresh == 60
+
+
+@pytest.mark.usefixtures("jwks_url")
+@pytest.mark.parametrize("refresh", ["0", "-5", "nan"])
+def test_a_jwks_refresh_that_is_not_a_positive_number_of_seconds_is_refused(
+    monkeypatch: pytest.MonkeyPatch, refresh: str
+) -> None:
+    monkeypatch.setenv("TASKS_API_AUTH_JWKS_REFRESH", refresh)
+
+    with pytest.raises(ConfigurationError, match="TASKS_API_AUTH_JWKS_REFRESH"):
+        Settings.from_env()

@@ -3,31 +3,21 @@ without hammering the key server, and verified tokens remembered until they expi
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jwt
 import pytest
 
-from tasks_api import tokens
-from tasks_api.tokens import KeysUnavailable, TokenRejected, TokenSettings, TokenVerification, TokenVerifier
-from tests.tokens import SECRET, JWKSServer, SigningKey, claims, hs256, jwks_server
+from tasks_api.jwks import KeySet
+from tasks_api.tokens import KeysUnavailable, TokenRejected, TokenSettings, TokenVerifier
+from tests.tokens import SECRET, JWKSServer, SigningKey, claims, hs256, jwks_server, jwks_verifier, run
 
 USER = str(uuid.uuid4())
-T = TypeVar("T")
-
-
-def run(coroutine: Awaitable[T]) -> T:
-    async def wrapped() -> T:
-        return await coroutine
-
-    return asyncio.run(wrapped())
 
 
 def hs_verifier(**settings: Any) -> TokenVerifier:
@@ -99,6 +89,26 @@ def test_leeway_allows_a_little_clock_skew() -> None:
 )
 def test_tokens_the_secret_configuration_does_not_accept(token: str, reason: str) -> None:
     assert reason in str(rejected(hs_verifier(), token))
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"exp": 10**400},
+        {"exp": "9999999999"},
+        {"exp": True},
+        {"exp": float("inf")},
+        {"nbf": "0"},
+        {"nbf": False},
+        {"iat": "0"},
+        {"iat": True},
+        {"iat": 10**400},
+        {"iat": -(10**400)},
+    ],
+    ids=repr,
+)
+def test_a_date_claim_must_be_a_json_number_a_float_holds(dates: dict[str, Any]) -> None:
+    rejected(hs_verifier(), hs256(USER, **dates))
 
 
 def test_a_tampered_payload_is_refused() -> None:
@@ -180,13 +190,16 @@ def test_a_cached_token_stops_being_accepted_when_it_expires(monkeypatch: pytest
     assert refusal.value.expired
 
 
+def test_a_distant_but_finite_expiry_is_accepted_and_remembered(decodes: list[str]) -> None:
+    verifier, token = hs_verifier(), hs256(USER, exp=10**300)
+
+    for _ in range(2):
+        assert run(verifier.claims(token))["exp"] == 10**300
+
+    assert decodes == [token]
+
+
 # ---- a JWKS -----------------------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def jwks_verifier(url: str, **settings: Any) -> AsyncIterator[TokenVerifier]:
-    async with TokenVerification(TokenSettings(jwks_url=url, **settings)) as verifier:
-        yield verifier
 
 
 def verify_all(url: str, *tokens_: str, between: Callable[[], None] = lambda: None) -> list[Any]:
@@ -256,7 +269,7 @@ def test_an_unknown_kid_refetches_once_and_forged_kids_cannot_hammer_the_key_ser
 def test_rotation_a_new_key_is_accepted_once_published_and_a_withdrawn_one_refused_after_the_refetch(
     server: JWKSServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tokens.KeySet, "REFETCH_INTERVAL", 0.0)
+    monkeypatch.setattr(KeySet, "REFETCH_INTERVAL", 0.0)
     old, new = SigningKey.new("EdDSA", kid="2026-11"), SigningKey.new("EdDSA", kid="2026-12")
     server.publish(old)
     signed_by_old = old.sign(claims(USER))
@@ -279,7 +292,7 @@ def test_rotation_a_new_key_is_accepted_once_published_and_a_withdrawn_one_refus
 def test_a_withdrawn_key_no_longer_verifies_tokens_remembered_with_it(
     server: JWKSServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tokens.KeySet, "REFETCH_INTERVAL", 0.0)
+    monkeypatch.setattr(KeySet, "REFETCH_INTERVAL", 0.0)
 
     async def scenario() -> tuple[Any, Any]:
         old, new = SigningKey.new("EdDSA", kid="old"), SigningKey.new("EdDSA", kid="new")
@@ -307,7 +320,6 @@ def test_an_unreachable_key_server_is_unavailable_not_a_bad_token(keys: dict[str
         (result,) = verify_all(server.url, keys["EdDSA"].sign(claims(USER)))
 
     assert isinstance(result, KeysUnavailable)
-    assert "key server" in str(result)
 
 
 def test_cached_keys_keep_working_while_the_key_server_is_away(server: JWKSServer, keys: dict[str, SigningKey]) -> None:
@@ -324,7 +336,7 @@ def test_cached_keys_keep_working_while_the_key_server_is_away(server: JWKSServe
 def test_readiness_says_why_no_token_can_be_verified(
     keys: dict[str, SigningKey], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tokens.KeySet, "REFETCH_INTERVAL", 0.0)
+    monkeypatch.setattr(KeySet, "REFETCH_INTERVAL", 0.0)
 
     async def reasons(server: JWKSServer) -> tuple[str | None, str | None]:
         async with jwks_verifier(server.url) as verifier:

@@ -3,11 +3,14 @@ and on PostgreSQL, in both user-id modes: the scenarios the TypeScript client's 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 
 import httpx
 import pytest
@@ -44,6 +47,7 @@ from tests.support import better_auth_id, closed_port, running_server
 from tests.tokens import SECRET, hs256
 
 NewUser = Callable[[], str]
+CLIENT_PROJECT = Path(__file__).resolve().parents[2] / "sdk" / "python"
 
 
 @pytest.fixture(scope="module", params=["uuid", "opaque"])
@@ -185,3 +189,19 @@ def test_a_stopped_server_is_a_connection_error() -> None:
 
     with pytest.raises(httpx.ConnectError):
         list_tasks.sync_detailed(user, client=client)
+
+
+def test_the_client_builds_without_a_warning(tmp_path: Path) -> None:
+    # `uv sync` and `uv run` build it: a warning here is one every newcomer sees.
+    uv = shutil.which("uv")
+    assert uv is not None, "uv is not on PATH"
+    built = subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(tmp_path), str(CLIENT_PROJECT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert built.returncode == 0, built.stderr
+    assert "warning" not in built.stderr.lower(), built.stderr
+    assert [wheel.name for wheel in tmp_path.glob("*.whl")] == ["tasks_api_client-1.0.0-py3-none-any.whl"]

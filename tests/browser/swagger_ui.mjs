@@ -1,10 +1,11 @@
-// Swagger UI in a real browser (the machine's Chromium, driven by playwright-core): authorize with a token, run
-// "Try it out" on create and see 201, then on list and see the task. Environment: TASKS_API_URL, TASKS_API_USER,
-// TASKS_API_TOKEN, OUTPUT (a folder for the screenshot). Exits non-zero on any failure.
+// Swagger UI in a real browser (the machine's Chromium, driven by playwright-core): the Authorize dialog says how to
+// get a token for the user the operations are filled in with; authorize with one, run "Try it out" on create as
+// Swagger UI fills it in and see 201, then on list and see the task. Environment: TASKS_API_URL, TASKS_API_USER (the
+// spec's example user id), TASKS_API_TOKEN, OUTPUT (a folder for the screenshot). Exits non-zero on any failure.
 import { chromium } from "playwright-core";
 
 const { TASKS_API_URL: baseUrl, TASKS_API_USER: user, TASKS_API_TOKEN: token, OUTPUT: output } = process.env;
-const title = `Tried in Swagger UI ${Date.now()}`;
+const title = "Buy milk"; // the example Swagger UI fills the body in with
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -25,27 +26,35 @@ try {
   await page.locator(".swagger-ui .opblock").first().waitFor();
 
   await page.locator("button.authorize").first().click();
+  const dialog = await page.locator(".modal-ux").innerText();
+  if (!dialog.includes(`uv run tasks-api token --user ${user}`) || /\bx-[a-z]/.test(dialog)) {
+    throw new Error(`the Authorize dialog does not say how to get a token for ${user}: ${dialog.slice(0, 1000)}`);
+  }
   await page.locator(".modal-ux input").first().fill(token);
   await page.locator(".modal-ux .auth-btn-wrapper button.authorize").click();
   await page.locator(".modal-ux button.btn-done").click();
 
-  async function tryOut(operationId, fill) {
+  // "Try it out" as Swagger UI fills it in: nothing typed.
+  async function tryOut(operationId) {
     const operation = page.locator(`#operations-tasks-${operationId}`);
     await operation.locator(".opblock-summary").click();
+    const answers = await operation.locator(".responses-wrapper").innerText();
+    if (answers.includes('"title": "string"')) throw new Error(`${operationId} shows no real example: ${answers}`);
     await operation.locator("button.try-out__btn").click();
-    await operation.locator('tr[data-param-name="user_id"] input').fill(user);
-    if (fill) await fill(operation);
+    const filledIn = await operation.locator('tr[data-param-name="user_id"] input').inputValue();
+    if (filledIn !== user) throw new Error(`${operationId}: user_id is filled in with "${filledIn}", not ${user}`);
     await operation.locator("button.execute").click();
     const live = operation.locator(".live-responses-table .response");
     await live.first().waitFor();
     return live.first();
   }
 
-  const createdRow = await tryOut("create_task", async (operation) => {
-    await operation.locator("textarea.body-param__text").fill(JSON.stringify({ title }));
-  });
+  const createdRow = await tryOut("create_task");
   const createdStatus = (await createdRow.locator(".response-col_status").innerText()).trim();
-  if (createdStatus !== "201") throw new Error(`create answered ${createdStatus} in Swagger UI`);
+  if (createdStatus !== "201") {
+    const body = await createdRow.locator(".response-col_description").innerText();
+    throw new Error(`create answered ${createdStatus} in Swagger UI: ${body.slice(0, 500)}`);
+  }
 
   const listedRow = await tryOut("list_tasks");
   const listedStatus = (await listedRow.locator(".response-col_status").innerText()).trim();

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 from connexion import AsyncApp
 from connexion.exceptions import ResolverError
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
 from tasks_api.specification import SPEC_PATH
+from tasks_api.user_ids import MODES, with_user_ids
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -140,3 +143,88 @@ def test_parameters_that_clash_have_no_default_for_swagger_ui_to_fill_in() -> No
             clashing |= {name for name, param in parameters.items() if "x-exclusive-with" in param}
             for name in clashing:
                 assert "default" not in _schema(parameters[name]["schema"]), name
+
+
+def _examples(node: Any, where: str) -> Iterator[tuple[str, Any, Any]]:
+    """(where, schema, example) for every example at or below ``node``: a schema's own ``example``, and the
+    ``example`` or each of the ``examples`` of a parameter, header or media type, with its ``schema``."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _examples(item, f"{where}/{index}")
+        return
+    if not isinstance(node, dict):
+        return
+    if "schema" in node:
+        if "example" in node:
+            yield where, node["schema"], node["example"]
+        for name, example in node.get("examples", {}).items():
+            yield f"{where}/examples/{name}", node["schema"], example["value"]
+    elif "example" in node:
+        yield where, node, node["example"]
+    for key, value in node.items():
+        if key not in ("example", "examples"):
+            yield from _examples(value, f"{where}/{key}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_example_validates_against_its_schema(mode: str) -> None:
+    served = with_user_ids(SPEC, mode)
+    document = OAS30Validator(served, format_checker=oas30_format_checker)
+    examples = list(_examples(served, "#"))
+
+    failures = [
+        f"{where}: {error.message}"
+        for where, schema, example in examples
+        for error in document.evolve(schema=schema).iter_errors(example)
+    ]
+    assert failures == []
+    assert len(examples) > 20  # the walk found them
+
+
+def test_every_answer_with_a_body_has_an_example() -> None:
+    # Without one, Swagger UI makes its own from the schema: `"title": "string"`.
+    missing = [
+        f"{method.upper()} {path} {status} {media_type}"
+        for path, item in SPEC["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+        for status, response in operation["responses"].items()
+        for media_type, content in _resolved_response(response).get("content", {}).items()
+        if not {"example", "examples"} & (set(content) | set(_schema(content["schema"])))
+    ]
+    assert missing == []
+
+
+def _resolved_response(response: dict[str, Any]) -> dict[str, Any]:
+    reference = response.get("$ref", "")
+    resolved: dict[str, Any] = SPEC["components"]["responses"][reference.rsplit("/", 1)[-1]] if reference else response
+    return resolved
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_swagger_ui_fills_in_a_user_id_the_service_takes_and_says_how_to_get_its_token(mode: str) -> None:
+    served = with_user_ids(SPEC, mode)
+    user_id = served["components"]["schemas"]["UserId"]
+    OAS30Validator(user_id, format_checker=oas30_format_checker).validate(user_id["example"])
+    authorize = served["components"]["securitySchemes"]["bearerAuth"]["description"]
+
+    assert f"`uv run tasks-api token --user {user_id['example']}`" in authorize
+
+
+def _descriptions(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _descriptions(item, f"{where}/{index}")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary") and isinstance(value, str):
+                yield f"{where}/{key}", value
+            else:
+                yield from _descriptions(value, f"{where}/{key}")
+
+
+def test_no_description_names_an_extension_key() -> None:
+    # Swagger UI shows descriptions but not the extensions (its showExtensions is off): a reader there cannot
+    # look the key up.
+    named = [where for where, text in _descriptions(SPEC, "#") if re.search(r"(?<![\w-])x-[a-z]", text)]
+    assert named == []

@@ -3,11 +3,15 @@ and on PostgreSQL, in both user-id modes: the scenarios the TypeScript client's 
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 
 import httpx
 import pytest
@@ -44,6 +48,7 @@ from tests.support import better_auth_id, closed_port, running_server
 from tests.tokens import SECRET, hs256
 
 NewUser = Callable[[], str]
+CLIENT_PROJECT = Path(__file__).resolve().parents[2] / "sdk" / "python"
 
 
 @pytest.fixture(scope="module", params=["uuid", "opaque"])
@@ -179,9 +184,68 @@ def test_each_error_code(service: tuple[str, NewUser]) -> None:
     assert [error.field for error in blank.field_errors or []] == ["title"]
 
 
+@pytest.mark.parametrize("form", ["{root}", "{root}/", "{origin}", "{origin}/"])
+def test_the_api_root_with_or_without_a_slash_and_the_origin_reach_the_service(
+    service: tuple[str, NewUser], form: str
+) -> None:
+    root, new_user = service
+    user = new_user()
+    client = client_for(form.format(root=root, origin=root.removesuffix("/api")), user)
+
+    assert isinstance(list_tasks.sync(user, client=client), TaskList)
+
+
+ROOT = "http://127.0.0.1:8000/api"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "message"),
+    [
+        ("", "base_url is required: the API root, e.g. http://127.0.0.1:8000/api"),
+        ("127.0.0.1:8000/api", "'127.0.0.1:8000/api' is not an absolute URL; pass the API root, e.g. http"),
+        ("ftp://127.0.0.1/api", "'ftp://127.0.0.1/api' is not an http or https URL"),
+        (f"{ROOT}?user=1", f"'{ROOT}' must not carry a query or a fragment"),
+        (f"{ROOT}/#tasks", f"'{ROOT}' must not carry a query or a fragment"),
+        (f"{ROOT}/{uuid.UUID(int=7)}/tasks", f"names a path under the API root; pass the API root itself, '{ROOT}'"),
+        (f"{ROOT}/health/ready/", f"names a path under the API root; pass the API root itself, '{ROOT}'"),
+        ("http://alice:hunter2@127.0.0.1:8000/api", "must not carry a user name or password"),
+    ],
+)
+def test_a_base_url_that_cannot_be_right_is_refused_at_once(base_url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        AuthenticatedClient(base_url=base_url, token="a token")
+
+    assert "hunter2" not in str(refused.value)
+
+
+def test_the_service_says_what_is_wrong_with_the_token(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    user = new_user()
+
+    for token, detail in [("", "A bearer token is required"), ("bad", "The token is not a well-formed JWT")]:
+        response = list_tasks.sync_detailed(user, client=client_for(base_url, user, token))
+        assert problem(response, HTTPStatus.UNAUTHORIZED, ProblemErrorCode.AUTH_FAILED).detail == detail
+
+
 def test_a_stopped_server_is_a_connection_error() -> None:
     user = str(uuid.uuid4())
     client = client_for(f"http://127.0.0.1:{closed_port()}/api", user)
 
     with pytest.raises(httpx.ConnectError):
         list_tasks.sync_detailed(user, client=client)
+
+
+def test_the_client_builds_without_a_warning(tmp_path: Path) -> None:
+    # `uv sync` and `uv run` build it: a warning here is one every newcomer sees.
+    uv = shutil.which("uv")
+    assert uv is not None, "uv is not on PATH"
+    built = subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(tmp_path), str(CLIENT_PROJECT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert built.returncode == 0, built.stderr
+    assert "warning" not in built.stderr.lower(), built.stderr
+    assert [wheel.name for wheel in tmp_path.glob("*.whl")] == ["tasks_api_client-1.0.0-py3-none-any.whl"]

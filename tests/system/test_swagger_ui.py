@@ -1,5 +1,6 @@
-"""Swagger UI in a real browser against a live ``tasks-api serve`` with authentication on: authorize with a dev
-token, "Try it out" on create (201) and on list (the task is there). The screenshot is kept in reports/."""
+"""Swagger UI in a real browser against a live ``tasks-api serve`` with authentication on, in both user-id modes:
+the Authorize dialog says how to get a token for the spec's example user, and with one, "Try it out" on create
+(201) and on list (the task is there) as Swagger UI fills them in. The screenshot is kept in reports/."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import new_user, serving
+from tasks_api.specification import load_specification
+from tasks_api.user_ids import MODES
+from tests.support import serving
 from tests.tokens import SECRET, hs256
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,15 +31,17 @@ def _require_browser() -> str:
     pytest.skip(message)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
-def test_swagger_ui_authorizes_creates_and_lists(empty_database_url: str) -> None:
+def test_swagger_ui_authorizes_creates_and_lists_as_it_fills_them_in(empty_database_url: str, mode: str) -> None:
     chromium = _require_browser()
-    user = new_user()
+    user = load_specification()["components"]["schemas"]["UserId"]["example"]
     REPORTS.mkdir(exist_ok=True)
     screenshot = REPORTS / "swagger-ui.png"
     screenshot.unlink(missing_ok=True)
 
-    with serving(empty_database_url, TASKS_API_AUTH_JWT_SECRET=SECRET.decode()) as server:
+    environment = {"TASKS_API_AUTH_JWT_SECRET": SECRET.decode(), "TASKS_API_USER_IDS": mode}
+    with serving(empty_database_url, **environment) as server:
         completed = subprocess.run(
             ["node", str(SCRIPT)],
             env={

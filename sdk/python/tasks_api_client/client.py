@@ -1,8 +1,49 @@
 import ssl
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import httpx
 from attrs import define, evolve, field
+
+_EXAMPLE = "http://127.0.0.1:8000/api"
+_PASS_THE_ROOT = f"pass the API root, e.g. {_EXAMPLE}"
+
+
+def _api_root(base_url: str) -> str:
+    """The API root ``base_url`` names, without a trailing slash.
+
+    The API root is the spec's ``servers`` URL on the service's origin, e.g. http://127.0.0.1:8000/api (a trailing
+    slash allowed). A URL whose path does not end in ``/api`` is read as the service's origin (behind a proxy, with
+    the prefix the proxy mounts it under), and ``/api`` is added. A URL that can be neither raises ValueError, instead
+    of a 404 on every call.
+    """
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ValueError(f"base_url is required: the API root, e.g. {_EXAMPLE}")
+    base_url = base_url.strip()
+    try:
+        parts = urlsplit(base_url)
+        _ = parts.port  # a port that is not a number raises ValueError
+    except ValueError:
+        raise ValueError(f"base_url {base_url!r} is not an absolute URL; {_PASS_THE_ROOT}") from None
+    if parts.username is not None or parts.password is not None:
+        # Never echoed: the message would carry the password into logs.
+        raise ValueError(f"base_url must not carry a user name or password; {_PASS_THE_ROOT}")
+    if not parts.scheme or not parts.hostname:
+        raise ValueError(f"base_url {base_url!r} is not an absolute URL; {_PASS_THE_ROOT}")
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"base_url {base_url!r} is not an http or https URL; {_PASS_THE_ROOT}")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    if "?" in base_url or "#" in base_url:
+        raise ValueError(f"base_url {origin + path!r} must not carry a query or a fragment; {_PASS_THE_ROOT}")
+    segments = path.split("/")
+    if "api" not in segments:
+        return f"{origin}{path}/api"
+    api = segments.index("api")
+    if api == len(segments) - 1:
+        return origin + path
+    root = origin + "/".join(segments[: api + 1])
+    raise ValueError(f"base_url {origin + path!r} names a path under the API root; pass the API root itself, {root!r}")
 
 
 @define
@@ -11,7 +52,9 @@ class Client:
 
     The following are accepted as keyword arguments and will be used to construct httpx Clients internally:
 
-        ``base_url``: The base URL for the API, all requests are made to a relative path to this URL
+        ``base_url``: The API root, e.g. http://127.0.0.1:8000/api (a trailing slash allowed); the service's origin
+        is taken too, and /api added. Not http(s), with a query or a fragment, or naming a path under the API root:
+        ValueError at once.
 
         ``cookies``: A dictionary of cookies to be sent with every request
 
@@ -35,7 +78,7 @@ class Client:
     """
 
     raise_on_unexpected_status: bool = field(default=False, kw_only=True)
-    _base_url: str = field(alias="base_url")
+    _base_url: str = field(alias="base_url", converter=_api_root)
     _cookies: dict[str, str] = field(factory=dict, kw_only=True, alias="cookies")
     _headers: dict[str, str] = field(factory=dict, kw_only=True, alias="headers")
     _timeout: httpx.Timeout | None = field(default=None, kw_only=True, alias="timeout")
@@ -138,7 +181,9 @@ class AuthenticatedClient:
 
     The following are accepted as keyword arguments and will be used to construct httpx Clients internally:
 
-        ``base_url``: The base URL for the API, all requests are made to a relative path to this URL
+        ``base_url``: The API root, e.g. http://127.0.0.1:8000/api (a trailing slash allowed); the service's origin
+        is taken too, and /api added. Not http(s), with a query or a fragment, or naming a path under the API root:
+        ValueError at once.
 
         ``cookies``: A dictionary of cookies to be sent with every request
 
@@ -159,13 +204,13 @@ class AuthenticatedClient:
         raise_on_unexpected_status: Whether or not to raise an errors.UnexpectedStatus if the API returns a
             status code that was not documented in the source OpenAPI document. Can also be provided as a keyword
             argument to the constructor.
-        token: The token to use for authentication
+        token: The token to use for authentication; empty: none is sent
         prefix: The prefix to use for the Authorization header
         auth_header_name: The name of the Authorization header
     """
 
     raise_on_unexpected_status: bool = field(default=False, kw_only=True)
-    _base_url: str = field(alias="base_url")
+    _base_url: str = field(alias="base_url", converter=_api_root)
     _cookies: dict[str, str] = field(factory=dict, kw_only=True, alias="cookies")
     _headers: dict[str, str] = field(factory=dict, kw_only=True, alias="headers")
     _timeout: httpx.Timeout | None = field(default=None, kw_only=True, alias="timeout")
@@ -214,7 +259,8 @@ class AuthenticatedClient:
     def get_httpx_client(self) -> httpx.Client:
         """Get the underlying httpx.Client, constructing a new one if not previously set"""
         if self._client is None:
-            self._headers[self.auth_header_name] = f"{self.prefix} {self.token}" if self.prefix else self.token
+            if self.token:  # else no header, and the service answers that a token is required
+                self._headers[self.auth_header_name] = f"{self.prefix} {self.token}" if self.prefix else self.token
             self._client = httpx.Client(
                 base_url=self._base_url,
                 cookies=self._cookies,
@@ -246,7 +292,8 @@ class AuthenticatedClient:
     def get_async_httpx_client(self) -> httpx.AsyncClient:
         """Get the underlying httpx.AsyncClient, constructing a new one if not previously set"""
         if self._async_client is None:
-            self._headers[self.auth_header_name] = f"{self.prefix} {self.token}" if self.prefix else self.token
+            if self.token:  # else no header, and the service answers that a token is required
+                self._headers[self.auth_header_name] = f"{self.prefix} {self.token}" if self.prefix else self.token
             self._async_client = httpx.AsyncClient(
                 base_url=self._base_url,
                 cookies=self._cookies,

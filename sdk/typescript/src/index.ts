@@ -1,10 +1,11 @@
 /**
  * The tasks-api client for the front end: one method per operation over the client generated from
  * openapi/tasks.yaml (./schema.ts, openapi-fetch), each answering the front end's ApiResponse, never throwing
- * for an HTTP or network failure.
+ * for an HTTP or network failure; and `listAllTasks`, which yields every task and throws TasksClientError.
  */
 import createClient from "openapi-fetch";
 
+import { apiRoot } from "./apiRoot.js";
 import type { components, operations, paths } from "./schema.js";
 
 export type { components, operations, paths } from "./schema.js";
@@ -35,6 +36,7 @@ export type ErrorCode =
 
 export interface ApiError {
   code: ErrorCode;
+  /** What the service said (the problem's `detail`); a default for the code when it said nothing. */
   message: string;
   /** The HTTP status, when the service answered. */
   status?: number;
@@ -65,7 +67,11 @@ export interface Conditional {
 }
 
 export interface TasksClientOptions {
-  /** The service's origin, e.g. process.env.BACKEND_URL read in server code; the API lives under /api. */
+  /**
+   * The API root, e.g. `http://127.0.0.1:8000/api` (process.env.BACKEND_URL read in server code); the service's
+   * origin is taken too, and `/api` added. Not http(s), with a query or fragment, or naming a path under the API
+   * root: createTasksClient throws a TypeError saying so.
+   */
   baseUrl: string;
   /** The bearer token for each request (Better Auth's JWT), if the service requires one. */
   getToken?: () => string | undefined | null | Promise<string | undefined | null>;
@@ -75,7 +81,7 @@ export interface TasksClientOptions {
 }
 
 const MESSAGES: Record<ErrorCode, string> = {
-  AUTH_FAILED: "Your session has expired. Please sign in again.",
+  AUTH_FAILED: "You are not signed in, or your session has ended. Please sign in again.",
   ACCESS_DENIED: "Access denied. You can only access your own tasks.",
   NOT_FOUND: "The task was not found. It may have been deleted.",
   VALIDATION_ERROR: "Some of the information is not valid.",
@@ -95,8 +101,8 @@ function codeFor(status: number): ErrorCode {
 function failure(response: Response, problem: unknown): { success: false; error: ApiError } {
   const code = codeFor(response.status);
   const details = (typeof problem === "object" && problem !== null ? problem : {}) as Partial<Problem>;
-  const error: ApiError = { code, message: MESSAGES[code], status: response.status };
-  if (code === "VALIDATION_ERROR" && details.detail) error.message = details.detail;
+  const message = typeof details.detail === "string" && details.detail.trim() ? details.detail : MESSAGES[code];
+  const error: ApiError = { code, message, status: response.status };
   if (details.field_errors?.length) error.fieldErrors = details.field_errors;
   const requestId = response.headers.get("X-Request-ID");
   if (requestId) error.requestId = requestId;
@@ -121,15 +127,10 @@ export class TasksClientError extends Error {
 }
 
 export function createTasksClient(options: TasksClientOptions) {
-  if (!options?.baseUrl) {
-    throw new Error(
-      "createTasksClient: baseUrl is required (the service's origin, e.g. process.env.BACKEND_URL read in server " +
-        "code; a browser-only variable is undefined in a server action)",
-    );
-  }
+  const baseUrl = apiRoot(options?.baseUrl);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const client = createClient<paths>({
-    baseUrl: `${options.baseUrl.replace(/\/+$/, "")}/api`,
+    baseUrl,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const getToken = options.getToken;

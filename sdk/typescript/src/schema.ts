@@ -141,11 +141,11 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description The owner's id. The service runs in one of two modes (`TASKS_API_USER_IDS`), and the document it serves
-         *     carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID; `opaque`, the identity
-         *     provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and `-_.|:@` starting
-         *     with a letter or digit, compared exactly, except that a UUID is compared in lower case. Clients take it as
-         *     a plain string in both modes.
+         * @description The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid` (the default), a UUID; `opaque`,
+         *     the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+         *     `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+         *     Clients take it as a plain string in both modes.
+         * @example 7c9e6679-7425-40de-944b-e07fc1f90ae7
          */
         UserId: string;
         /**
@@ -205,6 +205,22 @@ export interface components {
             tags?: components["schemas"]["TagList"];
             due_at?: components["schemas"]["DueAt"];
         };
+        /**
+         * @example {
+         *       "id": "e5a13d4f-7e56-45d4-9df1-c405eb31cd57",
+         *       "title": "Buy milk",
+         *       "description": "Two litres, semi-skimmed",
+         *       "is_completed": false,
+         *       "created_at": "2026-12-07T06:58:28.988828Z",
+         *       "updated_at": "2026-12-07T06:58:28.988828Z",
+         *       "user_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+         *       "priority": "High",
+         *       "tags": [
+         *         "errands"
+         *       ],
+         *       "due_at": "2026-12-24T17:00:00.000000Z"
+         *     }
+         */
         Task: {
             /** Format: uuid */
             id: string;
@@ -222,6 +238,26 @@ export interface components {
             /** Format: date-time */
             due_at: string | null;
         };
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "5e22d703-dc7d-4528-accc-9a465c7896d9",
+         *           "title": "Call the plumber",
+         *           "description": null,
+         *           "is_completed": false,
+         *           "created_at": "2026-12-07T06:58:29.027546Z",
+         *           "updated_at": "2026-12-07T06:58:29.027546Z",
+         *           "user_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+         *           "priority": "Medium",
+         *           "tags": [],
+         *           "due_at": null
+         *         }
+         *       ],
+         *       "count": 2,
+         *       "next_cursor": "WyIyMDI2LTEyLTA3VDA2OjU4OjI5LjAyNzU0NloiLCI1ZTIyZDcwMy1kYzdkLTQ1MjgtYWNjYy05YTQ2NWM3ODk2ZDkiXQ.mjuDLbhMmKT8AwbVnOHIng"
+         *     }
+         */
         TaskList: {
             items: components["schemas"]["Task"][];
             /** @description How many tasks match the filters, across all pages. */
@@ -229,6 +265,17 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        /**
+         * @example {
+         *       "total": 2,
+         *       "completed": 0,
+         *       "pending": 2,
+         *       "overdue": 0,
+         *       "high_priority": 1,
+         *       "medium_priority": 1,
+         *       "low_priority": 0
+         *     }
+         */
         TaskMetrics: {
             total: number;
             completed: number;
@@ -265,7 +312,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description A parameter is invalid (an id that is not a UUID, a bad filter or cursor, an unknown query parameter), or the body is not well-formed JSON. */
+        /** @description A parameter is invalid (an id the API does not take, a bad filter or cursor, an unknown query parameter), or the body is not well-formed JSON. */
         BadRequest: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestID"];
@@ -294,6 +341,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "The token belongs to another user; it gives access to its own tasks only",
+                 *       "error_code": "ACCESS_DENIED"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -316,6 +372,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Method Not Allowed",
+                 *       "status": 405,
+                 *       "detail": "DELETE is not allowed here; use GET, POST, HEAD",
+                 *       "error_code": "METHOD_NOT_ALLOWED"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -326,6 +391,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Precondition Failed",
+                 *       "status": 412,
+                 *       "detail": "The task has changed since the ETag given in If-Match; nothing was changed",
+                 *       "error_code": "PRECONDITION_FAILED"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -336,6 +410,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Request Entity Too Large",
+                 *       "status": 413,
+                 *       "detail": "Request body is larger than 65536 bytes",
+                 *       "error_code": "PAYLOAD_TOO_LARGE"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -346,6 +429,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unsupported Media Type",
+                 *       "status": 415,
+                 *       "detail": "Invalid Content-type (text/plain), expected ['application/json']",
+                 *       "error_code": "UNSUPPORTED_MEDIA_TYPE"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -366,6 +458,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Internal Server Error",
+                 *       "status": 500,
+                 *       "detail": "An unexpected error occurred",
+                 *       "error_code": "SERVER_ERROR"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -378,6 +479,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "The database is unavailable; retry later",
+                 *       "error_code": "SERVICE_UNAVAILABLE"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -399,7 +509,10 @@ export interface components {
     };
     requestBodies: never;
     headers: {
-        /** @description The task's version, as a strong entity tag for `If-Match` and `If-None-Match`. */
+        /**
+         * @description The task's version, as a strong entity tag for `If-Match` and `If-None-Match`.
+         * @example "1"
+         */
         ETag: string;
         /**
          * @description The request's id, on every response: the client's own `X-Request-ID` if it was a safe one (1-128 of
@@ -753,6 +866,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "live"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Health"];
                 };
             };
@@ -778,6 +896,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "schema_revision": "0005"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Health"];
                 };
             };

@@ -1,6 +1,6 @@
-// The client against a live tasks-api: `npm test` with TASKS_API_URL (a running service), TASKS_API_USERS (JSON:
-// two or more {id, token} whose tokens the service accepts) and TASKS_API_STOPPED_URL (where nothing listens).
-// tests/sdk/test_typescript.py starts the service on SQLite and on PostgreSQL and runs this.
+// The client against a live tasks-api: `npm test` with TASKS_API_URL (a running service's origin), TASKS_API_USERS
+// (JSON: two or more {id, token} whose tokens the service accepts) and TASKS_API_STOPPED_URL (where nothing
+// listens). tests/sdk/test_typescript.py starts the service on SQLite and on PostgreSQL and runs this.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -8,15 +8,31 @@ import { describe, test } from "node:test";
 
 import { createTasksClient, TasksClientError } from "../dist/index.js";
 
-const baseUrl = process.env.TASKS_API_URL;
+const origin = process.env.TASKS_API_URL;
 const users = JSON.parse(process.env.TASKS_API_USERS ?? "[]");
 const stoppedUrl = process.env.TASKS_API_STOPPED_URL;
-if (!baseUrl || users.length < 2 || !stoppedUrl) {
+if (!origin || users.length < 2 || !stoppedUrl) {
   throw new Error("set TASKS_API_URL, TASKS_API_USERS and TASKS_API_STOPPED_URL (see tests/sdk/test_typescript.py)");
 }
+const baseUrl = `${origin}/api`; // the API root, as the spec's servers URL says
 const [alice, bob] = users;
 const clientFor = (user) => createTasksClient({ baseUrl, getToken: () => user.token });
 const aliceClient = clientFor(alice);
+
+/** A local server answering every request with `status` and `body` (no body if undefined); closed by `run`'s end. */
+async function answering(status, body, run) {
+  const server = createServer((request, response) => {
+    response.writeHead(status, body === undefined ? {} : { "Content-Type": "text/html" });
+    response.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    return await run(`http://127.0.0.1:${server.address().port}/api`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
 
 async function created(client, user, title = "a task") {
   const answer = await client.createTask(user.id, { title });
@@ -26,7 +42,39 @@ async function created(client, user, title = "a task") {
 
 describe("creation", () => {
   test("a missing baseUrl throws at once with a clear message", () => {
-    assert.throws(() => createTasksClient({ baseUrl: undefined }), /baseUrl is required/);
+    for (const missing of [undefined, "", "  "]) {
+      assert.throws(() => createTasksClient({ baseUrl: missing }), /baseUrl is required: the API root, e\.g\. http/);
+    }
+  });
+
+  test("the API root, with or without a trailing slash, and the origin all reach the service", async () => {
+    for (const given of [baseUrl, `${baseUrl}/`, origin, `${origin}/`]) {
+      const answer = await createTasksClient({ baseUrl: given, getToken: () => alice.token }).getTaskMetrics(alice.id);
+      assert.equal(answer.success, true, `${given}: ${JSON.stringify(answer)}`);
+    }
+  });
+
+  test("a base URL that cannot be right throws at once, saying why", () => {
+    const underTheRoot = new RegExp(
+      `names a path under the API root; pass the API root itself, ${JSON.stringify(baseUrl).replace(/[.]/g, "\\.")}$`,
+    );
+    const refusals = [
+      ["127.0.0.1:8000/api", /"127\.0\.0\.1:8000\/api" is not an absolute URL; pass the API root, e\.g\. http/],
+      ["ftp://127.0.0.1/api", /"ftp:\/\/127\.0\.0\.1\/api" is not an http or https URL/],
+      [`${baseUrl}?user=${alice.id}`, /must not carry a query or a fragment/],
+      [`${baseUrl}/#tasks`, /must not carry a query or a fragment/],
+      [`${baseUrl}/${alice.id}/tasks`, underTheRoot],
+      [`${baseUrl}/health/ready/`, underTheRoot],
+    ];
+    for (const [given, message] of refusals) {
+      const saysWhy = (error) => error instanceof TypeError && message.test(error.message);
+      assert.throws(() => createTasksClient({ baseUrl: given }), saysWhy, given);
+    }
+    const withPassword = baseUrl.replace("://", "://alice:hunter2@");
+    assert.throws(
+      () => createTasksClient({ baseUrl: withPassword }),
+      (error) => /must not carry a user name or password/.test(error.message) && !error.message.includes("hunter2"),
+    );
   });
 });
 
@@ -141,24 +189,46 @@ describe("conditional requests", () => {
 });
 
 describe("error codes", () => {
-  test("no token or a bad one: AUTH_FAILED", async () => {
-    for (const getToken of [() => undefined, () => "not-a-token"]) {
+  test("no token or a bad one: AUTH_FAILED, saying which", async () => {
+    for (const [getToken, message] of [
+      [() => undefined, "A bearer token is required"],
+      [() => "not-a-token", "The token is not a well-formed JWT"],
+    ]) {
       const answer = await createTasksClient({ baseUrl, getToken }).listTasks(alice.id);
       assert.equal(answer.error.code, "AUTH_FAILED");
       assert.equal(answer.error.status, 401);
-      assert.equal(answer.error.message, "Your session has expired. Please sign in again.");
+      assert.equal(answer.error.message, message);
       assert.match(answer.error.requestId, /\S/);
     }
   });
 
-  test("another user's tasks: ACCESS_DENIED", async () => {
+  test("another user's tasks: ACCESS_DENIED, with the service's reason", async () => {
     const answer = await aliceClient.listTasks(bob.id);
     assert.equal(answer.error.code, "ACCESS_DENIED");
     assert.equal(answer.error.status, 403);
+    assert.match(answer.error.message, /another user/);
   });
 
   test("a missing task: NOT_FOUND", async () => {
-    assert.equal((await aliceClient.toggleTask(alice.id, randomUUID())).error.code, "NOT_FOUND");
+    const answer = await aliceClient.toggleTask(alice.id, randomUUID());
+    assert.deepEqual([answer.error.code, answer.error.message], ["NOT_FOUND", "Task not found"]);
+  });
+
+  test("an answer that says nothing: the code's own message", async () => {
+    const cases = [
+      [401, undefined, "AUTH_FAILED", "You are not signed in, or your session has ended. Please sign in again."],
+      [404, "<h1>Not Found</h1>", "NOT_FOUND", "The task was not found. It may have been deleted."],
+      [
+        502,
+        "<h1>Bad Gateway</h1>",
+        "BACKEND_UNAVAILABLE",
+        "The service is unavailable right now. Please try again shortly.",
+      ],
+    ];
+    for (const [status, body, code, message] of cases) {
+      const answer = await answering(status, body, (url) => createTasksClient({ baseUrl: url }).listTasks(alice.id));
+      assert.deepEqual([answer.error.code, answer.error.status, answer.error.message], [code, status, message]);
+    }
   });
 
   test("two spellings of one thing: VALIDATION_ERROR naming both", async () => {

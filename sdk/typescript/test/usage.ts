@@ -10,7 +10,7 @@ import {
   type TaskSort,
 } from "../src/index.js";
 
-const client = createTasksClient({ baseUrl: "http://127.0.0.1:8000", getToken: () => "token" });
+const client = createTasksClient({ baseUrl: "http://127.0.0.1:8000/api", getToken: () => "token" });
 const user = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 // Better Auth's ids are plain strings too: user ids are strings in both of the service's user-id modes.
 const betterAuthUser = "Xk2PqL9mZr4TnB7wYc1VdE5sHa8JuF3g";

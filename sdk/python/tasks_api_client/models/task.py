@@ -16,6 +16,12 @@ T = TypeVar("T", bound="Task")
 @_attrs_define
 class Task:
     """
+    Example:
+        {'id': 'e5a13d4f-7e56-45d4-9df1-c405eb31cd57', 'title': 'Buy milk', 'description': 'Two litres, semi-skimmed',
+            'is_completed': False, 'created_at': '2026-12-07T06:58:28.988828Z', 'updated_at': '2026-12-07T06:58:28.988828Z',
+            'user_id': '7c9e6679-7425-40de-944b-e07fc1f90ae7', 'priority': 'High', 'tags': ['errands'], 'due_at':
+            '2026-12-24T17:00:00.000000Z'}
+
     Attributes:
         id (UUID):
         title (str):
@@ -23,12 +29,12 @@ class Task:
         is_completed (bool):
         created_at (datetime.datetime):
         updated_at (datetime.datetime):
-        user_id (str): The owner's id. The service runs in one of two modes (`TASKS_API_USER_IDS`), and the document it
-            serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID; `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case. Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid` (the default), a
+            UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         priority (Priority):
         tags (list[str]): Trimmed, lower-cased and sorted; empty when none.
         due_at (datetime.datetime | None):

@@ -16,6 +16,13 @@ T = TypeVar("T", bound="TaskList")
 @_attrs_define
 class TaskList:
     """
+    Example:
+        {'items': [{'id': '5e22d703-dc7d-4528-accc-9a465c7896d9', 'title': 'Call the plumber', 'description': None,
+            'is_completed': False, 'created_at': '2026-12-07T06:58:29.027546Z', 'updated_at': '2026-12-07T06:58:29.027546Z',
+            'user_id': '7c9e6679-7425-40de-944b-e07fc1f90ae7', 'priority': 'Medium', 'tags': [], 'due_at': None}], 'count':
+            2, 'next_cursor': 'WyIyMDI2LTEyLTA3VDA2OjU4OjI5LjAyNzU0NloiLCI1ZTIyZDcwMy1kYzdkLTQ1MjgtYWNjYy05YTQ2NWM3ODk2ZDkiX
+            Q.mjuDLbhMmKT8AwbVnOHIng'}
+
     Attributes:
         items (list[Task]):
         count (int): How many tasks match the filters, across all pages.

@@ -12,6 +12,10 @@ T = TypeVar("T", bound="TaskMetrics")
 @_attrs_define
 class TaskMetrics:
     """
+    Example:
+        {'total': 2, 'completed': 0, 'pending': 2, 'overdue': 0, 'high_priority': 1, 'medium_priority': 1,
+            'low_priority': 0}
+
     Attributes:
         total (int):
         completed (int):

@@ -103,15 +103,14 @@ def sync_detailed(
     """Delete a task
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -149,15 +148,14 @@ def sync(
     """Delete a task
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -190,15 +188,14 @@ async def asyncio_detailed(
     """Delete a task
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -234,15 +231,14 @@ async def asyncio(
     """Delete a task
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):

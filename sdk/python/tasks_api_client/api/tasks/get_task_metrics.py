@@ -96,15 +96,14 @@ def sync_detailed(
     of each priority.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         x_request_id (str | Unset):
 
     Raises:
@@ -139,15 +138,14 @@ def sync(
     of each priority.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         x_request_id (str | Unset):
 
     Raises:
@@ -177,15 +175,14 @@ async def asyncio_detailed(
     of each priority.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         x_request_id (str | Unset):
 
     Raises:
@@ -218,15 +215,14 @@ async def asyncio(
     of each priority.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         x_request_id (str | Unset):
 
     Raises:

@@ -190,15 +190,14 @@ def sync_detailed(
     `page` or `page_size`) are a 400 naming both.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         completed (bool | Unset):
         status (ListTasksStatus | Unset):
         q (str | Unset):
@@ -286,15 +285,14 @@ def sync(
     `page` or `page_size`) are a 400 naming both.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         completed (bool | Unset):
         status (ListTasksStatus | Unset):
         q (str | Unset):
@@ -377,15 +375,14 @@ async def asyncio_detailed(
     `page` or `page_size`) are a 400 naming both.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         completed (bool | Unset):
         status (ListTasksStatus | Unset):
         q (str | Unset):
@@ -471,15 +468,14 @@ async def asyncio(
     `page` or `page_size`) are a 400 naming both.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         completed (bool | Unset):
         status (ListTasksStatus | Unset):
         q (str | Unset):

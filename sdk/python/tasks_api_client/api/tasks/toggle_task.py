@@ -107,15 +107,14 @@ def sync_detailed(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -155,15 +154,14 @@ def sync(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -198,15 +196,14 @@ async def asyncio_detailed(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):
@@ -244,15 +241,14 @@ async def asyncio(
      Flips `is_completed` atomically; concurrent toggles are never lost. Takes no body.
 
     Args:
-        user_id (str): The owner's id. The service runs in one of two modes
-            (`TASKS_API_USER_IDS`), and the document it serves
-            carries that mode's rules from `x-user-id-modes` here: `uuid` (the default), a UUID;
-            `opaque`, the identity
-            provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters, digits and
-            `-_.|:@` starting
-            with a letter or digit, compared exactly, except that a UUID is compared in lower case.
-            Clients take it as
-            a plain string in both modes.
+        user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
+            (the default), a UUID; `opaque`,
+            the identity provider's own id (Better Auth, Clerk, Auth0, Firebase ...), 1-128 letters,
+            digits and
+            `-_.|:@` starting with a letter or digit, compared exactly, except that a UUID is compared
+            in lower case.
+            Clients take it as a plain string in both modes.
+             Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
         x_request_id (str | Unset):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import logging.config
 import os
 import signal
+import socket
 from collections.abc import Sequence
 from dataclasses import replace
 from types import FrameType
@@ -14,7 +16,9 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from db.diagnosis import unopenable_database
 from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import NO_AUTHENTICATION, ConfigurationError, Settings, is_loopback
@@ -100,6 +104,37 @@ def _authentication_for(settings: Settings, host: str) -> Settings:
     return replace(settings, auth_configured=True)
 
 
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Said before migrating, not after, by uvicorn's bind error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by the previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise ConfigurationError(f"cannot listen on {host}:{port} ({error.strerror}): check --host") from None
+            raise ConfigurationError(
+                f"port {port} on {host} is already in use: stop what is using it, or choose another with --port"
+            ) from None
+
+
+def _migrate(settings: Settings) -> None:
+    setting, url = (
+        ("MIGRATION_DATABASE_URL", settings.migration_database_url)
+        if settings.migration_database_url
+        else ("DATABASE_URL", settings.database_url)
+    )
+    try:
+        upgrade_to_head(url)
+    except DBAPIError as error:
+        reason = unopenable_database(error, url, setting)
+        if reason is None:
+            raise
+        raise ConfigurationError(reason) from None
+
+
 def _announce(settings: Settings, host: str, port: int) -> None:
     origin = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     database = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -110,6 +145,9 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         settings.authentication(),
         origin,
     )
+
+
+_FAILED = {"token": "cannot make a token", "migrate": "cannot migrate"}
 
 
 def _stop(_signal: int, _frame: FrameType | None) -> None:
@@ -131,11 +169,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             return
         if args.command == "serve":
             settings = _authentication_for(settings, args.host)
+            _refuse_taken_port(args.host, args.port)
+        if args.command == "migrate" or not args.no_migrate:
+            _migrate(settings)
     except ConfigurationError as error:
-        logger.error("%s: %s", "cannot make a token" if args.command == "token" else "refusing to start", error)
+        logger.error("%s: %s", _FAILED.get(args.command, "refusing to start"), error)
         raise SystemExit(2) from None
-    if args.command == "migrate" or not args.no_migrate:
-        upgrade_to_head(settings.migration_database_url or settings.database_url)
     if args.command == "serve":
         _announce(settings, args.host, args.port)
         uvicorn.run(

@@ -8,8 +8,10 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import ArgumentError
+
 from db.database import PoolOptions
-from db.urls import is_neon_pooled, normalised_database_url
+from db.urls import DATABASE_URL_FORMS, UnsupportedDatabase, is_neon_pooled, normalised_database_url
 from tasks_api.tokens import TokenSettings
 from tasks_api.user_ids import MODES as USER_ID_MODES
 
@@ -129,6 +131,19 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
     return tokens, True
 
 
+def _database_url(name: str) -> str | None:
+    raw = _text(name)
+    if raw is None:
+        return None
+    try:
+        return normalised_database_url(raw)
+    except ArgumentError:
+        problem = "is not a database URL"
+    except UnsupportedDatabase as error:
+        problem = f"names {error.scheme}, which this service does not run on"
+    raise ConfigurationError(f"{name} {problem}: use {DATABASE_URL_FORMS}")
+
+
 def _transaction_pooler(database_url: str) -> bool:
     """Whether a transaction-mode pooler stands between the service and PostgreSQL: said, or a Neon pooled host."""
     pooler = (_text("TASKS_API_DB_POOLER") or "").lower()
@@ -209,8 +224,7 @@ class Settings:
     def from_env(cls) -> Settings:
         defaults = PoolOptions()
         tokens, auth_configured = _tokens()
-        database_url = normalised_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-        migration_url = _text("MIGRATION_DATABASE_URL")
+        database_url = _database_url("DATABASE_URL") or normalised_database_url(DEFAULT_DATABASE_URL)
         return cls(
             database_url=database_url,
             validate_responses=_flag("TASKS_API_VALIDATE_RESPONSES", default=False),
@@ -229,6 +243,6 @@ class Settings:
             tokens=tokens,
             auth_configured=auth_configured,
             cors_origins=_cors_origins(),
-            migration_database_url=normalised_database_url(migration_url) if migration_url else None,
+            migration_database_url=_database_url("MIGRATION_DATABASE_URL"),
             user_ids=_user_ids(),
         )

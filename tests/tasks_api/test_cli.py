@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -14,8 +15,18 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.support import TASKS_API, answers, better_auth_id, new_user, serving, wait_for
+from tests.support import (
+    POSTGRES_ADMIN_URL,
+    TASKS_API,
+    answers,
+    better_auth_id,
+    closed_port,
+    new_user,
+    serving,
+    wait_for,
+)
 from tests.tokens import SECRET
 
 
@@ -147,6 +158,55 @@ def test_serve_refuses_to_start_unsafely(
     (line,) = [json.loads(line) for line in refused.stderr.splitlines() if "refusing" in line]
     assert line["level"] == "error"
     assert named in line["message"]
+    assert not (tmp_path / "tasks.db").exists()
+
+
+def _error_line(completed: subprocess.CompletedProcess[str]) -> str:
+    """The one error line a refused command prints (every line is JSON: no traceback)."""
+    lines = [json.loads(line) for line in completed.stderr.splitlines()]
+    (error,) = [line["message"] for line in lines if line["level"] == "error"]
+    return str(error)
+
+
+_MISSING_POSTGRES_DATABASE = make_url(POSTGRES_ADMIN_URL).set(database="tasks_api_never_created")
+
+
+@pytest.mark.parametrize(
+    ("database_url", "said"),
+    [
+        ("mysql://root@127.0.0.1/test", "DATABASE_URL names mysql, which this service does not run on: use postgresql"),
+        ("notaurl", "DATABASE_URL is not a database URL: use postgresql://"),
+        (
+            _MISSING_POSTGRES_DATABASE.render_as_string(hide_password=False),
+            f'database "tasks_api_never_created" does not exist on {_MISSING_POSTGRES_DATABASE.host}:'
+            f"{_MISSING_POSTGRES_DATABASE.port or 5432}: create it with createdb tasks_api_never_created, or point"
+            " DATABASE_URL at an existing one",
+        ),
+        (f"postgresql://postgres@127.0.0.1:{closed_port()}/test", "cannot reach PostgreSQL at 127.0.0.1:"),
+        ("sqlite:////nonexistent/directory/tasks.db", "create /nonexistent/directory, or point DATABASE_URL at a file"),
+    ],
+    ids=["another-database", "not-a-url", "missing-postgres-database", "no-postgres-server", "missing-directory"],
+)
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_a_database_that_cannot_be_used_is_one_line_naming_the_setting(
+    database_url: str, said: str, command: str
+) -> None:
+    port = ("--port", str(closed_port())) if command == "serve" else ()
+    refused = _cli(command, *port, DATABASE_URL=database_url)
+
+    assert refused.returncode == 2
+    assert said in _error_line(refused)
+
+
+def test_serve_says_a_taken_port_before_migrating(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = _cli("serve", "--port", str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'tasks.db'}")
+
+    assert refused.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in _error_line(refused)
     assert not (tmp_path / "tasks.db").exists()
 
 

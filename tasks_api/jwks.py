@@ -226,11 +226,12 @@ class KeySet:
     def _failed(self, reason: str) -> None:
         self.usable = False
         retry_in = min(self._refresh_interval, self.REFETCH_INTERVAL)
+        kept = (
+            f"keeping the {len(self._keys)} keys fetched before"
+            if self._keys
+            else "no keys yet, so every token is answered 503"
+        )
         logger.warning(
-            "the key server at %s cannot be used (%s); keeping the %d keys fetched before, retrying in %g s",
-            self._url,
-            reason,
-            len(self._keys),
-            retry_in,
+            "the key server at %s cannot be used (%s); %s; retrying in %g s", self._url, reason, kept, retry_in
         )
         self._next_refresh = time.monotonic() + retry_in

@@ -109,7 +109,7 @@ def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> No
             if authenticated:
                 # With a token, every workflow works on the token's user.
                 path["user_id"] = self.token_user
-                if (case.headers or {}).get("Authorization") == CONFIGURED_AUTHORIZATION:
+                if case.headers is not None and case.headers.get("Authorization") == CONFIGURED_AUTHORIZATION:
                     case.headers["Authorization"] = self.authorization
             elif path["user_id"] not in self.users.values() and _accepted_user_id(path["user_id"], opaque):
                 path["user_id"] = self.users.setdefault(path["user_id"], better_auth_id() if opaque else new_user())

@@ -239,6 +239,19 @@ def test_serve_says_at_start_up_where_it_serves_and_how_it_checks_tokens(tmp_pat
     assert secret not in "".join(server.log)
 
 
+def test_serve_warns_at_once_when_the_key_server_cannot_be_used(tmp_path: Path) -> None:
+    jwks_url = f"http://127.0.0.1:{closed_port()}/jwks"
+    with serving(f"sqlite:///{tmp_path / 'tasks.db'}", TASKS_API_AUTH_JWKS_URL=jwks_url) as server:
+
+        def warned() -> bool:
+            return any(f"the key server at {jwks_url} cannot be used" in line for line in server.log)
+
+        wait_for(warned, timeout=10, what="the warning about the key server")
+
+    warning = next(json.loads(line) for line in server.log if jwks_url in line and '"warning"' in line)
+    assert "no keys yet, so every token is answered 503" in warning["message"]
+
+
 def test_serve_closes_an_idle_connection_after_the_keep_alive_it_is_given(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'tasks.db'}", TASKS_API_KEEP_ALIVE="2") as server:
         host, port = server.base_url.removeprefix("http://").split(":")

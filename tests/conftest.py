@@ -10,7 +10,10 @@ from starlette.testclient import TestClient
 from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
+from tests import processes
 from tests.support import BACKENDS, MEASUREMENTS, fresh_database
+
+MEASUREMENTS_REPORT = Path(__file__).resolve().parents[1] / "reports" / "measurements.txt"
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -41,12 +44,24 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def measured() -> Callable[[str, str], None]:
-    """Records a figure a test measured; they are printed together at the end of the run."""
+    """Records a figure a test measured; they are written together to MEASUREMENTS_REPORT at the end of the run."""
     return MEASUREMENTS.__setitem__
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # A process a test started and did not stop holds ports, files and memory after the run: a failure.
+    left = processes.kill_survivors()
+    if left:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"processes outlived the tests that started them (groups {left}): killed", red=True)
+
+
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    # In a file, not after the summary: a hundred lines there bury the result (and "1 failed" among them, a
+    # count of what a test provoked, reads like one).
     if MEASUREMENTS:
-        terminalreporter.section("measurements")
-        for name, value in MEASUREMENTS.items():
-            terminalreporter.write_line(f"{name}: {value}")
+        MEASUREMENTS_REPORT.parent.mkdir(exist_ok=True)
+        MEASUREMENTS_REPORT.write_text("".join(f"{name}: {value}\n" for name, value in MEASUREMENTS.items()))
+        terminalreporter.write_line(f"{len(MEASUREMENTS)} measurements in {MEASUREMENTS_REPORT}")

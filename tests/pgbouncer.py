@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests import processes
 from tests.support import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, closed_port, wait_for
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "pgbouncer.ini"
@@ -71,7 +72,7 @@ def pgbouncer() -> Iterator[PgBouncer]:
         for path in (root, root / "pgbouncer.ini"):
             os.chown(path, owner.pw_uid, owner.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    process = subprocess.Popen(
+    process = processes.start(
         [*run_as, binary, str(root / "pgbouncer.ini")],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -82,6 +83,5 @@ def pgbouncer() -> Iterator[PgBouncer]:
         assert process.poll() is None, (root / "pgbouncer.log").read_text()
         yield PgBouncer(port)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        processes.kill(process)
         shutil.rmtree(root, ignore_errors=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.pgbouncer import pgbouncer
 from tests.support import REQUIRE_POSTGRES, TASKS_API, answers, closed_port, wait_for
 
@@ -31,7 +32,7 @@ class Instance:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
+        self.process = processes.start(
             [TASKS_API, "serve", "--no-migrate", "--port", str(self.port)],
             env={
                 **os.environ,
@@ -61,7 +62,7 @@ class LoadBalancer:
             "STATS_SOCKET": str(self._socket),
             **{f"INSTANCE_{n}": f"127.0.0.1:{instance.port}" for n, instance in enumerate(instances, 1)},
         }
-        self._process = subprocess.Popen(
+        self._process = processes.start(
             [_haproxy(), "-db", "-f", str(HAPROXY_CONFIG)],
             env={**os.environ, **environment},
             stdout=subprocess.DEVNULL,
@@ -99,8 +100,7 @@ class LoadBalancer:
         wait_for(lambda: set(self.states().values()) == {"UP"} and len(self.states()) == INSTANCES, what="all UP")
 
     def close(self) -> None:
-        self._process.terminate()
-        self._process.wait(timeout=30)
+        processes.kill(self._process)
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
@@ -138,5 +138,5 @@ def scale_out(database_url: str, **environment: str) -> Iterator[Stack]:
             if balancer is not None:
                 balancer.close()
             for instance in instances:
-                if instance.process is not None and instance.process.poll() is None:
-                    instance.stop(signal.SIGKILL)
+                if instance.process is not None:
+                    processes.kill(instance.process)

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from sqlalchemy.engine import make_url
 
 from db import models
 from db.urls import normalised_database_url
+from tasks_api.app import create_app
+from tasks_api.settings import Settings
 from tasks_api.specification import load_specification
+from tests import processes
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("TASKS_API_REQUIRE_POSTGRES") == "1"
@@ -144,8 +148,11 @@ def closed_port() -> int:
 
 
 @contextmanager
-def running_server(app: Any) -> Iterator[str]:
-    """Serves ``app`` with uvicorn on a free port; yields its base URL.
+def running_server(settings: Settings) -> Iterator[str]:
+    """Serves the app ``settings`` make with uvicorn on a free port; yields its base URL.
+
+    Without access lines: they are written once a response has gone, when the test may be over and pytest no
+    longer captures what is written, so they would land among the progress dots.
 
     The socket is listening before the server thread starts, so clients can connect at once and are
     answered as soon as start-up completes: nothing has to wait or poll.
@@ -154,6 +161,7 @@ def running_server(app: Any) -> Iterator[str]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     host, port = listener.getsockname()
+    app = create_app(replace(settings, access_log=False))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
@@ -185,7 +193,7 @@ class ServerProcess:
 
 def _launch(database_url: str, options: tuple[str, ...], environment: dict[str, str]) -> ServerProcess:
     port = closed_port()
-    process = subprocess.Popen(
+    process = processes.start(
         [TASKS_API, "serve", "--port", str(port), *options],
         env={**os.environ, "DATABASE_URL": database_url, **environment},
         stdout=subprocess.DEVNULL,
@@ -220,9 +228,8 @@ def serving_together(count: int, database_url: str, *options: str, **environment
         yield servers
     finally:
         for server in servers:
-            if server.process.poll() is None:
-                server.process.kill()
-            server.process.wait()
+            # The whole group: with --workers, uvicorn's workers outlive a parent killed outright.
+            processes.kill(server.process)
 
 
 @contextmanager

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
+from tests import processes
 from tests.support import serving
 from tests.tokens import SECRET, hs256
 
@@ -22,7 +22,7 @@ def _by_example() -> str:
 def test_the_api_by_example_runs_as_written(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'tasks.db'}") as server:
         script = _by_example().replace("http://127.0.0.1:8000", server.base_url)
-        ran = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
+        ran = processes.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
 
     assert ran.returncode == 0, ran.stderr
     statuses = re.findall(r"HTTP/1.1 (\d+)", ran.stdout)
@@ -40,9 +40,7 @@ def test_the_python_client_example_runs_as_written(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'tasks.db'}", **secured) as server:
         script = example.replace("http://127.0.0.1:8000", server.base_url)
         environment = {**os.environ, "TOKEN": hs256(user)}
-        ran = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=environment
-        )
+        ran = processes.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=environment)
 
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith('201 "1" Task(')

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime
 
 import orjson
@@ -21,6 +22,7 @@ from db.urls import sync_url
 from tasks_api.app import create_app
 from tasks_api.migrations import alembic_config, upgrade_to_head
 from tasks_api.settings import Settings
+from tests import processes
 
 
 def _engine(url: str) -> Engine:
@@ -258,17 +260,20 @@ def test_the_database_refuses_blank_titles(empty_database_url: str, title: str) 
         engine.dispose()
 
 
-def _migrate_in_a_new_process(database_url: str) -> subprocess.Popen[bytes]:
+def _migrating_in_a_new_process(database_url: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
     environment = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.Popen([sys.executable, "-m", "tasks_api.cli", "migrate"], env=environment, stderr=subprocess.PIPE)
+    return processes.started(
+        [sys.executable, "-m", "tasks_api.cli", "migrate"], env=environment, stderr=subprocess.PIPE
+    )
 
 
 def test_instances_migrating_at_once_all_succeed(empty_database_url: str) -> None:
     # Separate processes, as separate instances would be (Alembic itself is not thread-safe).
-    instances = [_migrate_in_a_new_process(empty_database_url) for _ in range(4)]
-    for instance in instances:
-        _, errors = instance.communicate(timeout=120)
-        assert instance.returncode == 0, errors.decode()
+    with ExitStack() as stack:
+        instances = [stack.enter_context(_migrating_in_a_new_process(empty_database_url)) for _ in range(4)]
+        for instance in instances:
+            _, errors = instance.communicate(timeout=120)
+            assert instance.returncode == 0, errors.decode()
 
     engine = _engine(empty_database_url)
     try:
@@ -283,21 +288,21 @@ def test_postgresql_migration_waits_for_the_instance_holding_the_lock(empty_data
     try:
         with engine.connect() as holder:
             holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            instance = _migrate_in_a_new_process(empty_database_url)
-            waiting = text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database ="
-                " (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-            deadline = time.monotonic() + 60
-            while holder.execute(waiting).scalar() == 0:
-                assert instance.poll() is None, "migrated without waiting for the lock"
-                assert time.monotonic() < deadline
-                time.sleep(0.05)  # polling an observable condition, not waiting for a guess
-            assert _version_or_none(engine) is None
-            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            holder.commit()
+            with _migrating_in_a_new_process(empty_database_url) as instance:
+                waiting = text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+                deadline = time.monotonic() + 60
+                while holder.execute(waiting).scalar() == 0:
+                    assert instance.poll() is None, "migrated without waiting for the lock"
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)  # polling an observable condition, not waiting for a guess
+                assert _version_or_none(engine) is None
+                holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                holder.commit()
+                _, errors = instance.communicate(timeout=120)
 
-        _, errors = instance.communicate(timeout=120)
         assert instance.returncode == 0, errors.decode()
         assert _version(engine) == _head(empty_database_url)
     finally:

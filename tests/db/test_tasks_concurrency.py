@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tasks_api.app import create_app
 from tests.support import new_user, running_server
 
 
@@ -16,7 +15,7 @@ from tests.support import new_user, running_server
 def server(database_url: str) -> Iterator[str]:
     from tasks_api.settings import Settings
 
-    with running_server(create_app(Settings(database_url=database_url))) as base_url:
+    with running_server(Settings(database_url=database_url)) as base_url:
         yield base_url
 
 

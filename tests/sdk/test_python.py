@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -41,9 +40,9 @@ from tasks_api_client.models import (
 )
 from tasks_api_client.types import UNSET, Unset
 
-from tasks_api.app import create_app
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
+from tests import processes
 from tests.support import better_auth_id, closed_port, running_server
 from tests.tokens import SECRET, hs256
 
@@ -56,7 +55,7 @@ def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tupl
     """The service's base URL, in each user-id mode, and where its users' ids come from."""
     configured = replace(settings, tokens=TokenSettings(secret=SECRET), user_ids=request.param)
     new_user: NewUser = better_auth_id if request.param == "opaque" else lambda: str(uuid.uuid4())
-    with running_server(create_app(configured)) as url:
+    with running_server(configured) as url:
         yield f"{url}/api", new_user
 
 
@@ -239,7 +238,7 @@ def test_the_client_builds_without_a_warning(tmp_path: Path) -> None:
     # `uv sync` and `uv run` build it: a warning here is one every newcomer sees.
     uv = shutil.which("uv")
     assert uv is not None, "uv is not on PATH"
-    built = subprocess.run(
+    built = processes.run(
         [uv, "build", "--wheel", "--out-dir", str(tmp_path), str(CLIENT_PROJECT)],
         capture_output=True,
         text=True,

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from db.urls import is_sqlite
+from tests import processes
 from tests.support import better_auth_id, closed_port, new_user, serving
 from tests.tokens import SECRET, hs256
 
@@ -35,7 +35,7 @@ def test_the_typescript_client_against_the_service(database_url: str) -> None:
     users = [{"id": user, "token": hs256(user, ttl=3600)} for user in (make_user(), make_user())]
     environment = {"TASKS_API_AUTH_JWT_SECRET": SECRET.decode(), "TASKS_API_USER_IDS": mode}
     with serving(database_url, "--no-migrate", **environment) as server:
-        completed = subprocess.run(
+        completed = processes.run(
             ["npm", "test", "--silent"],
             cwd=PACKAGE,
             env={

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tasks_api.app import create_app
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
 from tests.hostile_headers import AUTHORIZATION, CONDITIONAL, JSON_SPELLINGS, NOT_JSON, OTHERS
@@ -23,7 +22,7 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[str]:
-    with running_server(create_app(settings)) as base_url:
+    with running_server(settings) as base_url:
         yield base_url
 
 
@@ -137,7 +136,7 @@ def test_other_media_types_are_415(server: str, content_type: str) -> None:
 @pytest.fixture(scope="module")
 def secured_server(database_url: str) -> Iterator[str]:
     settings = Settings(database_url=database_url, tokens=TokenSettings(secret=SECRET))
-    with running_server(create_app(settings)) as base_url:
+    with running_server(settings) as base_url:
         yield base_url
 
 

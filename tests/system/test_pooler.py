@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from tasks_api.migrations import upgrade_to_head
+from tests import processes
 from tests.pgbouncer import PgBouncer, pgbouncer
 from tests.support import (
     closed_port,
@@ -159,7 +160,7 @@ def _ready(base_url: str) -> bool:
 
 
 def _migrate(database_url: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "tasks_api.cli", "migrate"],
         env={**os.environ, "DATABASE_URL": database_url, **environment},
         capture_output=True,

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tasks_api.specification import load_specification
 from tasks_api.user_ids import MODES
+from tests import processes
 from tests.support import serving
 from tests.tokens import SECRET, hs256
 
@@ -42,7 +42,7 @@ def test_swagger_ui_authorizes_creates_and_lists_as_it_fills_them_in(empty_datab
 
     environment = {"TASKS_API_AUTH_JWT_SECRET": SECRET.decode(), "TASKS_API_USER_IDS": mode}
     with serving(empty_database_url, **environment) as server:
-        completed = subprocess.run(
+        completed = processes.run(
             ["node", str(SCRIPT)],
             env={
                 **os.environ,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from tasks_api.app import create_app
 from tasks_api.settings import ConfigurationError, Settings
 from tasks_api.tokens import TokenSettings
+from tests import processes
 from tests.support import closed_port
 from tests.tokens import SECRET
 
@@ -39,7 +39,7 @@ def test_uvicorn_started_directly_refuses_to_serve_without_authentication(
 ) -> None:
     inherited = {name: value for name, value in os.environ.items() if not name.startswith("TASKS_API_AUTH")}
     command = [sys.executable, "-m", "uvicorn", "--factory", "tasks_api.app:served_app"]
-    refused = subprocess.run(
+    refused = processes.run(
         [*command, "--host", "0.0.0.0", "--port", str(closed_port())],
         env={**inherited, "DATABASE_URL": f"sqlite:///{tmp_path / 'tasks.db'}", **environment},
         capture_output=True,
@@ -66,7 +66,7 @@ def test_a_plain_http_key_server_elsewhere_is_warned_about(tmp_path: Path, caplo
 
 
 def test_importing_the_app_prints_no_deprecation_notice() -> None:
-    imported = subprocess.run(
+    imported = processes.run(
         [sys.executable, "-W", "default", "-c", "import tasks_api.app"], capture_output=True, text=True, timeout=60
     )
 

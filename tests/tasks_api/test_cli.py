@@ -17,6 +17,7 @@ import jwt
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests import processes
 from tests.support import (
     POSTGRES_ADMIN_URL,
     TASKS_API,
@@ -74,8 +75,11 @@ def test_serve_with_no_migrate_leaves_the_schema_alone(tmp_path: Path) -> None:
 def test_migrate_upgrades_and_exits(tmp_path: Path) -> None:
     database = tmp_path / "tasks.db"
 
-    completed = subprocess.run(
-        [TASKS_API, "migrate"], env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"}, capture_output=True
+    completed = processes.run(
+        [TASKS_API, "migrate"],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
+        capture_output=True,
+        timeout=60,
     )
 
     assert completed.returncode == 0, completed.stderr
@@ -84,7 +88,7 @@ def test_migrate_upgrades_and_exits(tmp_path: Path) -> None:
 
 def _cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
     inherited = {name: value for name, value in os.environ.items() if not name.startswith("TASKS_API_AUTH")}
-    return subprocess.run(
+    return processes.run(
         [TASKS_API, *arguments],
         env={**inherited, **environment},
         capture_output=True,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _pytest.terminal import TerminalReporter
@@ -48,14 +49,42 @@ def measured() -> Callable[[str, str], None]:
     return MEASUREMENTS.__setitem__
 
 
+_SLOW_TESTS = [Path(__file__).resolve().parent / folder for folder in ("system", "sdk")]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path.is_relative_to(folder) for folder in _SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
+
+# Groups of processes that outlived the tests that started them, in this process and (from the controller's
+# view) in every xdist worker.
+SURVIVORS: list[int] = []
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # A process a test started and did not stop holds ports, files and memory after the run: a failure.
-    left = processes.kill_survivors()
-    if left:
+    SURVIVORS.extend(processes.kill_survivors())
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        # An xdist worker: the controller reports for the whole run (pytest_testnodedown).
+        worker_output.update(measurements=dict(MEASUREMENTS), survivors=SURVIVORS)
+        return
+    if SURVIVORS:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"processes outlived the tests that started them (groups {left}): killed", red=True)
+            reporter.write_line(
+                f"processes outlived the tests that started them (groups {SURVIVORS}): killed", red=True
+            )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    output = getattr(node, "workeroutput", {})
+    MEASUREMENTS.update(output.get("measurements", {}))
+    SURVIVORS.extend(output.get("survivors", []))
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:

@@ -97,7 +97,9 @@ def _cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str
     )
 
 
-@pytest.mark.parametrize("user", [new_user(), better_auth_id(), "auth0|5f7c8ec7c33c6c004bbafe82"])
+@pytest.mark.parametrize(
+    "user", [new_user(), better_auth_id(), "auth0|5f7c8ec7c33c6c004bbafe82"], ids=["uuid", "better-auth", "auth0"]
+)
 def test_token_prints_an_hs256_token_for_the_user(user: str) -> None:
     printed = _cli("token", "--user", user, "--ttl", "2h", TASKS_API_AUTH_JWT_SECRET=SECRET.decode())
 

@@ -7,7 +7,7 @@ pool directly: SQLAlchemy's async execution layer cost ~40% of a simple request'
 from __future__ import annotations
 
 import select
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
@@ -20,13 +20,37 @@ from sqlalchemy.sql import Executable
 
 from db.compiled import CompiledStatements
 from db.database import PoolOptions, UnitOfWork
+from db.errors import OutcomeUnknown
 
 _compile = CompiledStatements(postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
 
 
-def _compiled(statement: Executable, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    sql, constants, _ = _compile(statement)
-    return sql, {**constants, **params}
+def _compiled(statement: Executable, params: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
+    """The SQL, its values, and whether it writes."""
+    sql, constants, writes = _compile(statement)
+    return sql, {**constants, **params}, writes
+
+
+Cursor = psycopg.AsyncCursor[Any]
+
+
+async def _committing(connection: PsycopgConnection[Any], cursor: Cursor, sql: str, values: Any = None) -> Cursor:
+    """Runs a statement that commits a write (the write itself in autocommit, or COMMIT); one whose answer was
+    lost raises ``OutcomeUnknown``.
+
+    The answer is lost when the connection broke while the statement was out (the server may have committed it
+    before the end of the connection reached it) or when the request was cancelled after the statement
+    completed (psycopg cancels a cancelled request's statement, and a commit may already be done). Any other
+    error is the server's own answer, and the write was not applied: a cancelled statement, a conflict, a
+    constraint, or a connection that broke before the statement went out (psycopg then refuses to send it).
+    """
+    broken_before = connection.closed
+    try:
+        return await cursor.execute(sql, values)
+    except BaseException as error:
+        if cursor.pgresult is not None or (connection.closed and not broken_before):
+            raise OutcomeUnknown from error
+        raise
 
 
 async def _still_connected(connection: PsycopgConnection[Any]) -> None:
@@ -50,13 +74,15 @@ class _PostgresUnitOfWork(UnitOfWork):
     with explicit statements. As a plain class rather than ``pool.connection()`` (two nested generator-based
     context managers, and a commit on exit that autocommit makes pointless): a twentieth of a get-one's CPU."""
 
-    __slots__ = ("_connection", "_pool")
+    __slots__ = ("_connection", "_pool", "_wrote")
 
     dialect = "postgresql"
 
     def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]]) -> None:
         super().__init__()
         self._pool = pool
+        # Whether the open transaction holds a write, whose COMMIT may then be lost (``_committing``).
+        self._wrote = False
 
     async def __aenter__(self) -> UnitOfWork:
         self._connection = await self._pool.getconn()
@@ -65,7 +91,9 @@ class _PostgresUnitOfWork(UnitOfWork):
     async def __aexit__(self, error_type: type[BaseException] | None, *_error: object) -> None:
         try:
             if self._transaction_open:
-                if error_type is None:
+                if error_type is None and self._wrote:
+                    await _committing(self._connection, self._connection.cursor(), "COMMIT")
+                elif error_type is None:
                     await self._connection.execute("COMMIT")
                 else:
                     # The error that ended the unit is the one to report. A connection too broken to roll back
@@ -75,24 +103,34 @@ class _PostgresUnitOfWork(UnitOfWork):
         finally:
             await self._pool.putconn(self._connection)
 
+    def _running(self, statement: Executable, params: dict[str, Any]) -> Coroutine[Any, Any, Cursor]:
+        """The statement's execution, to be awaited: a write outside a transaction commits as it runs."""
+        sql, values, writes = _compiled(statement, params)
+        if not writes:
+            return self._connection.execute(sql, values)
+        if self._transaction_open:
+            self._wrote = True
+            return self._connection.execute(sql, values)
+        return _committing(self._connection, self._connection.cursor(), sql, values)
+
     # Each method begins the transaction itself rather than through a shared coroutine: one await less per
     # statement on the path every request takes.
     async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:
         if self._begins(alone):
             await self._connection.execute("BEGIN")
-        cursor = await self._connection.execute(*_compiled(statement, params))
+        cursor = await self._running(statement, params)
         return await cursor.fetchone()
 
     async def fetch_all(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Sequence[Any]:
         if self._begins(alone):
             await self._connection.execute("BEGIN")
-        cursor = await self._connection.execute(*_compiled(statement, params))
+        cursor = await self._running(statement, params)
         return await cursor.fetchall()
 
     async def execute(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> int:
         if self._begins(alone):
             await self._connection.execute("BEGIN")
-        cursor = await self._connection.execute(*_compiled(statement, params))
+        cursor = await self._running(statement, params)
         return cursor.rowcount
 
 
@@ -121,11 +159,17 @@ class _PooledUnitOfWork(_PostgresUnitOfWork):
 
     async def _run(self, statement: Executable, params: dict[str, Any], alone: bool) -> Any:
         if self._transaction_open:
-            return await self._connection.execute(*_compiled(statement, params))
-        first = self._begin if self._begins(alone) else self._alone
-        sql, values = _compiled(statement, params)
+            return await self._running(statement, params)
+        begins = self._begins(alone)
+        first = self._begin if begins else self._alone
+        sql, values, writes = _compiled(statement, params)
+        self._wrote = writes
         cursor = psycopg.AsyncClientCursor(self._connection)
-        await cursor.execute("; ".join([*first, sql]), values)
+        message = "; ".join([*first, sql])
+        if writes and not begins:  # one implicit transaction, committed at the message's end
+            await _committing(self._connection, cursor, message, values)
+        else:
+            await cursor.execute(message, values)
         for _ in first:
             cursor.nextset()
         return cursor

@@ -6,6 +6,7 @@ pool directly: SQLAlchemy's async execution layer cost ~40% of a simple request'
 
 from __future__ import annotations
 
+import asyncio
 import select
 from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, suppress
@@ -69,23 +70,57 @@ async def _still_connected(connection: PsycopgConnection[Any]) -> None:
         raise psycopg.OperationalError("the server closed this connection")
 
 
+# How long closing the database waits for units still ending (see ``_InFlight``): psycopg gives the server 5 s
+# to confirm a cancelled statement.
+DRAIN_SECONDS = 6.0
+
+
+class _InFlight:
+    """How many units hold a connection, so that closing the database can wait for them.
+
+    A request cut off at the end of the shutdown grace is cancelled while its statement runs; psycopg then asks
+    the server to cancel the statement and waits for it to end, and the unit rolls back. The process must not
+    end meanwhile: the event loop's last act cancels every task again, psycopg then closes the connection
+    without waiting, and a write that was waiting for a lock (nothing notices the client has gone) commits on
+    its own once it gets it, while the request was answered "not applied"."""
+
+    __slots__ = ("_drained", "count")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._drained: asyncio.Event | None = None
+
+    def returned(self) -> None:
+        self.count -= 1
+        if self._drained is not None and not self.count:
+            self._drained.set()
+
+    async def drained(self, timeout: float) -> None:
+        if self.count:
+            self._drained = asyncio.Event()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), timeout)
+
+
 class _PostgresUnitOfWork(UnitOfWork):
     """The unit of work on a pooled connection in autocommit: it begins, commits and rolls back its transaction
     with explicit statements. As a plain class rather than ``pool.connection()`` (two nested generator-based
     context managers, and a commit on exit that autocommit makes pointless): a twentieth of a get-one's CPU."""
 
-    __slots__ = ("_connection", "_pool", "_wrote")
+    __slots__ = ("_connection", "_in_flight", "_pool", "_wrote")
 
     dialect = "postgresql"
 
-    def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]], in_flight: _InFlight) -> None:
         super().__init__()
         self._pool = pool
+        self._in_flight = in_flight
         # Whether the open transaction holds a write, whose COMMIT may then be lost (``_committing``).
         self._wrote = False
 
     async def __aenter__(self) -> UnitOfWork:
         self._connection = await self._pool.getconn()
+        self._in_flight.count += 1
         return self
 
     async def __aexit__(self, error_type: type[BaseException] | None, *_error: object) -> None:
@@ -101,7 +136,10 @@ class _PostgresUnitOfWork(UnitOfWork):
                     with suppress(psycopg.Error):
                         await self._connection.execute("ROLLBACK")
         finally:
-            await self._pool.putconn(self._connection)
+            try:
+                await self._pool.putconn(self._connection)
+            finally:
+                self._in_flight.returned()
 
     def _running(self, statement: Executable, params: dict[str, Any]) -> Coroutine[Any, Any, Cursor]:
         """The statement's execution, to be awaited: a write outside a transaction commits as it runs."""
@@ -151,8 +189,10 @@ class _PooledUnitOfWork(_PostgresUnitOfWork):
 
     __slots__ = ("_alone", "_begin")
 
-    def __init__(self, pool: AsyncConnectionPool[PsycopgConnection[Any]], statement_timeout_ms: int) -> None:
-        super().__init__(pool)
+    def __init__(
+        self, pool: AsyncConnectionPool[PsycopgConnection[Any]], in_flight: _InFlight, statement_timeout_ms: int
+    ) -> None:
+        super().__init__(pool, in_flight)
         set_timeout = [f"SET LOCAL statement_timeout = {statement_timeout_ms}"] if statement_timeout_ms else []
         self._alone = set_timeout
         self._begin = ["BEGIN", *set_timeout]
@@ -193,6 +233,7 @@ class PostgresDatabase:
         statement_timeout = int(pool.statement_timeout_ms)
         self._transaction_pooler = pool.transaction_pooler
         self._statement_timeout = statement_timeout
+        self._in_flight = _InFlight()
 
         async def configure(connection: PsycopgConnection[Any]) -> None:
             # A session setting rather than a startup option, which poolers such as PgBouncer refuse; through a
@@ -221,12 +262,13 @@ class PostgresDatabase:
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         if self._transaction_pooler:
-            return _PooledUnitOfWork(self.pool, self._statement_timeout)
-        return _PostgresUnitOfWork(self.pool)
+            return _PooledUnitOfWork(self.pool, self._in_flight, self._statement_timeout)
+        return _PostgresUnitOfWork(self.pool, self._in_flight)
 
     async def open(self) -> None:
         # Without waiting: the service starts (and reports not-ready) while the database is down.
         await self.pool.open(wait=False)
 
     async def dispose(self) -> None:
+        await self._in_flight.drained(DRAIN_SECONDS)
         await self.pool.close()

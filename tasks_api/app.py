@@ -132,6 +132,7 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         routes=routes,
         access_log=AccessLog() if settings.access_log else None,
+        problems=problems,
     )
     if settings.cors_origins:
         # Inside the request context (preflights get a request id and an access line), outside the exception

@@ -34,3 +34,12 @@ def is_unavailable(error: BaseException) -> bool:
         code = getattr(error, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_TRANSIENT
     return isinstance(error, UNAVAILABLE_ERRORS)
+
+
+class OutcomeUnknown(Exception):
+    """A write whose commit was sent to the database but whose answer never came back: the connection was lost,
+    or the request was cut off, while it was being committed, so it may or may not have been applied.
+
+    Raised from the error that ended it; unlike an unavailable database (nothing was changed), a retry of the
+    same write may apply it twice.
+    """

@@ -36,6 +36,7 @@ from sqlalchemy.sql import Executable
 
 from db.compiled import CompiledStatements
 from db.database import PoolOptions, UnitOfWork
+from db.errors import OutcomeUnknown
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Every commit is on disk before it is acknowledged (WAL, fsync per commit): a power loss loses no answered write.
@@ -226,7 +227,7 @@ class _SQLiteUnitOfWork(UnitOfWork):
     whatever other writes are waiting). A transaction (any other statement) runs on the writer's connection,
     begun IMMEDIATE, the unit holding the writer's lock until it ends."""
 
-    __slots__ = ("_database", "_holds_lock")
+    __slots__ = ("_database", "_holds_lock", "_wrote")
 
     dialect = "sqlite"
 
@@ -234,6 +235,7 @@ class _SQLiteUnitOfWork(UnitOfWork):
         super().__init__()
         self._database = database
         self._holds_lock = False
+        self._wrote = False
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -245,6 +247,10 @@ class _SQLiteUnitOfWork(UnitOfWork):
         try:
             # Shielded: a cancelled request still ends its transaction before another unit's begins.
             await asyncio.shield(writer.run(functools.partial(_end, commit=commit), in_unit=True))
+        except asyncio.CancelledError as cancelled:
+            if commit and self._wrote:  # the commit goes on without the request
+                raise OutcomeUnknown from cancelled
+            raise
         finally:
             writer.lock.release()
 
@@ -255,11 +261,17 @@ class _SQLiteUnitOfWork(UnitOfWork):
         if self._begins(alone):
             await writer.lock.acquire()
             self._holds_lock = True
+            self._wrote = writes
             return await writer.run(functools.partial(_begin_and_run, sql=sql, params=values), in_unit=True)  # type: ignore[no-any-return]
         if self._transaction_open:
+            self._wrote = self._wrote or writes
             return await writer.run(functools.partial(_run, sql=sql, params=values), in_unit=True)  # type: ignore[no-any-return]
         if writes:
-            return await writer.run(functools.partial(_run, sql=sql, params=values))  # type: ignore[no-any-return]
+            try:
+                return await writer.run(functools.partial(_run, sql=sql, params=values))  # type: ignore[no-any-return]
+            except asyncio.CancelledError as cancelled:
+                # The write stays queued and commits on the writer's thread without the request.
+                raise OutcomeUnknown from cancelled
         return _run(self._database.reader(), sql, values)
 
     async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:

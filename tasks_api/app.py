@@ -23,7 +23,7 @@ from tasks_api.errors import register_error_handlers
 from tasks_api.media_types import CanonicalContentType
 from tasks_api.migrations import schema_head
 from tasks_api.operations import HandlerCall
-from tasks_api.problems import ProblemResponses, error_codes
+from tasks_api.problems import ProblemResponses, error_codes, other_error_codes
 from tasks_api.request_context import AccessLog, RequestContext
 from tasks_api.routes import RouteTable
 from tasks_api.settings import NO_AUTHENTICATION, ConfigurationError, Settings
@@ -112,7 +112,7 @@ def create_app(
         owner_validator = functools.partial(OwnerParameterValidator, subject_parameter=scheme["x-subject-parameter"])
         validator_map = {**VALIDATOR_MAP, "parameter": owner_validator}
     routes = RouteTable.from_spec(specification)
-    problems = ProblemResponses(error_codes(specification))
+    problems = ProblemResponses(error_codes(specification), other_error_codes(specification))
     app = connexion_app(
         specification,
         lifespan=lifespan,
@@ -132,6 +132,7 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         routes=routes,
         access_log=AccessLog() if settings.access_log else None,
+        problems=problems,
     )
     if settings.cors_origins:
         # Inside the request context (preflights get a request id and an access line), outside the exception

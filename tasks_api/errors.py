@@ -9,12 +9,20 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from db.errors import UNAVAILABLE_ERRORS, is_unavailable
+from db.errors import UNAVAILABLE_ERRORS, OutcomeUnknown, is_unavailable
 from db.tasks import PreconditionFailed, TaskNotFound
 from tasks_api.problems import ApiProblem, ProblemResponses
 from tasks_api.routes import RouteTable
 
 logger = logging.getLogger("tasks_api.errors")
+
+# The code, declared in the spec's 503 response, of a write that may or may not have been applied.
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+OUTCOME_UNKNOWN_DETAIL = (
+    "This write was sent to the database, but its answer was lost (the connection broke, or the service shut "
+    "down, while it was being committed): it may or may not have been applied. Read it back before writing "
+    "again, or retry with an Idempotency-Key"
+)
 
 
 class _ErrorHandlers:
@@ -55,6 +63,10 @@ class _ErrorHandlers:
         logger.error("database unavailable: %r", exc)
         return self.problem(503, "The database is unavailable; retry later")
 
+    def outcome_unknown(self, _request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        logger.error("write outcome unknown: %r", exc.__cause__ or exc)
+        return self.problem(503, OUTCOME_UNKNOWN_DETAIL, code=OUTCOME_UNKNOWN)
+
     def unexpected(self, _request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         logger.error("unhandled exception", exc_info=exc)
         return self.problem(500, "An unexpected error occurred")
@@ -66,6 +78,7 @@ def register_error_handlers(app: AsyncApp, problems: ProblemResponses, routes: R
     app.add_error_handler(PreconditionFailed, handlers.precondition_failed)
     app.add_error_handler(ProblemException, handlers.problem_exception)
     app.add_error_handler(HTTPException, handlers.http_exception)
+    app.add_error_handler(OutcomeUnknown, handlers.outcome_unknown)
     for error in UNAVAILABLE_ERRORS:
         app.add_error_handler(error, handlers.database_error)
     app.add_error_handler(Exception, handlers.unexpected)

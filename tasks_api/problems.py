@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
 
@@ -69,20 +69,37 @@ def error_codes(specification: Mapping[str, Any]) -> dict[int, str]:
         code = _resolved(specification, response).get("x-error-code")
         if code is not None and codes.setdefault(int(status), code) != code:
             raise ValueError(f"status {status} carries two error codes: {codes[int(status)]} and {code}")
-    problem = specification["components"]["schemas"]["Problem"]
-    unknown = set(codes.values()) - set(problem["properties"]["error_code"]["enum"])
-    if unknown:
-        raise ValueError(f"error codes missing from the Problem schema's enum: {sorted(unknown)}")
+    _in_enum(specification, codes.values())
     if 500 not in codes:
         raise ValueError("the spec declares no 500 response with an x-error-code")
     return codes
 
 
-class ProblemResponses:
-    """Builds problem+json responses; the status decides the ``error_code``, as the spec says."""
+def other_error_codes(specification: Mapping[str, Any]) -> dict[int, frozenset[str]]:
+    """Status -> the codes a response of that status carries instead of its ``x-error-code`` where that one
+    would not be true (``x-other-error-codes``; a 503 whose write may have been applied, say)."""
+    others: dict[int, frozenset[str]] = {}
+    for status, response in _declared_responses(specification):
+        codes = frozenset(_resolved(specification, response).get("x-other-error-codes", ()))
+        others[int(status)] = others.get(int(status), frozenset()) | codes
+    _in_enum(specification, [code for codes in others.values() for code in codes])
+    return {status: codes for status, codes in others.items() if codes}
 
-    def __init__(self, codes: Mapping[int, str]) -> None:
+
+def _in_enum(specification: Mapping[str, Any], codes: Iterable[str]) -> None:
+    problem = specification["components"]["schemas"]["Problem"]
+    unknown = set(codes) - set(problem["properties"]["error_code"]["enum"])
+    if unknown:
+        raise ValueError(f"error codes missing from the Problem schema's enum: {sorted(unknown)}")
+
+
+class ProblemResponses:
+    """Builds problem+json responses; the status decides the ``error_code``, as the spec says, unless the caller
+    names another the spec declares for that status (``other_error_codes``)."""
+
+    def __init__(self, codes: Mapping[int, str], others: Mapping[int, frozenset[str]] | None = None) -> None:
         self._codes = codes
+        self._others = others or {}
 
     def __call__(
         self,
@@ -91,18 +108,22 @@ class ProblemResponses:
         *,
         field_errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        code: str | None = None,
     ) -> ConnexionResponse:
-        code = self._codes.get(status)
-        if code is None:
-            # Every status the service answers with is in the contract; any other is a bug, answered as one.
-            logger.error("status %d is not in the contract, answered as 500 (detail: %s)", status, detail)
-            status, detail, code, field_errors, headers = 500, "An unexpected error occurred", self._codes[500], (), {}
+        declared = self._codes.get(status) if code is None else code if code in self._others.get(status, ()) else None
+        if declared is None:
+            # Every status (and code) the service answers with is in the contract; any other is a bug, answered
+            # as one.
+            named = f" with error code {code}" if code else ""
+            logger.error("status %d%s is not in the contract, answered as 500 (detail: %s)", status, named, detail)
+            status, detail, declared = 500, "An unexpected error occurred", self._codes[500]
+            field_errors, headers = (), {}
         body: dict[str, Any] = {
             "type": "about:blank",
             "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
-            "error_code": code,
+            "error_code": declared,
         }
         if field_errors:
             body["field_errors"] = list(field_errors)

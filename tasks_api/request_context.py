@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import random
 import re
@@ -10,10 +12,14 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasks_api.logs import entry, request_id
+from tasks_api.problems import ProblemResponses
 from tasks_api.routes import RouteTable
+
+logger = logging.getLogger("tasks_api.shutdown")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Echo only ids that are safe to put in a log line and a header; anything else is replaced.
@@ -21,6 +27,9 @@ _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _NO_SNIFF = (b"x-content-type-options", b"nosniff")
 _LOCATION = b"location"
+CUT_OFF_DETAIL = (
+    "The service is shutting down and stopped this request before it finished; nothing was changed. Retry later"
+)
 
 
 def _relative_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
@@ -72,12 +81,22 @@ class AccessLog:
 
 class RequestContext:
     """Gives every request an id (echoed to the client), adds the headers every answer carries and, with an
-    access log, writes one line when the request ends."""
+    access log, writes one line when the request ends.
 
-    def __init__(self, app: ASGIApp, routes: RouteTable, access_log: AccessLog | None) -> None:
+    A request still running when the shutdown grace ends is cancelled by uvicorn, which answers it with a bare
+    ``text/plain`` 500 unless the app has answered. Here, where the cancellation ends the request, it is
+    answered instead as every error is: a 503 problem with ``Retry-After`` and the request id. By then the
+    unit of work has rolled back what the request had not committed, and a write whose commit was already out
+    was answered ``OUTCOME_UNKNOWN`` on the way (``db.errors.OutcomeUnknown``): nothing was changed.
+    """
+
+    def __init__(
+        self, app: ASGIApp, routes: RouteTable, access_log: AccessLog | None, problems: ProblemResponses
+    ) -> None:
         self.app = app
         self.routes = routes
         self.access_log = access_log
+        self.problems = problems
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,11 +111,12 @@ class RequestContext:
         extensions = scope.setdefault("extensions", {})
         started = time.perf_counter()
         status = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 headers = message.get("headers", ())
                 if 300 <= status < 400:
                     headers = [_relative_location(header) for header in headers]
@@ -110,6 +130,12 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if answered:
+                raise
+            logger.warning("request cut off at the end of the shutdown grace, answered 503")
+            # Not raised again: this is the request's outermost frame, and the request ends here either way.
+            await self._cut_off(scope, receive, send_with_id)
         finally:
             if self.access_log is not None:
                 operation_id = extensions.get("connexion_routing", {}).get("operation_id")
@@ -121,3 +147,8 @@ class RequestContext:
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
             request_id.reset(token)
+
+    async def _cut_off(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = self.problems(503, CUT_OFF_DETAIL)
+        response = Response(problem.body, problem.status_code, headers=problem.headers, media_type=problem.mimetype)
+        await response(scope, receive, send)

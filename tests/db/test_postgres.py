@@ -19,10 +19,12 @@ from sqlalchemy import text
 
 from db import tasks
 from db.database import PoolOptions, UnitOfWork
+from db.errors import OutcomeUnknown
 from db.postgres import PostgresDatabase, _still_connected
 from db.tasks import TaskFields
 from tasks_api.migrations import upgrade_to_head
-from tests.support import fresh_database, sync_conninfo
+from tests.pg_proxy import CuttingProxy, cutting_proxy
+from tests.support import INSERT_TASK, fresh_database, row_lock, sync_conninfo, wait_for_async, waiting_on_locks
 
 T = TypeVar("T")
 
@@ -192,3 +194,97 @@ def test_through_a_transaction_pooler_each_statement_has_the_timeout_and_the_ses
 
     assert seen == ["1234ms"] * 3
     assert session == "0"
+
+
+@pytest.fixture(scope="module")
+def migrated_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database("postgresql", Path(tmp_path_factory.mktemp("outcomes"))) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+def _titles(url: str, owner: str) -> list[str]:
+    with psycopg.connect(sync_conninfo(url)) as connection:
+        rows = connection.execute("SELECT title FROM tasks WHERE user_id = %s", (owner,)).fetchall()
+    return [row[0] for row in rows]
+
+
+async def _in_a_transaction(work: UnitOfWork, owner: str) -> None:
+    await work.execute(INSERT_TASK, {"id": uuid.uuid4(), "owner": owner, "title": "written", "now": datetime.now(UTC)})
+
+
+async def _alone(work: UnitOfWork, owner: str) -> None:
+    await tasks.create_task(work, owner, TaskFields("written"))
+
+
+@pytest.mark.parametrize("transaction_pooler", [False, True], ids=["direct", "transaction-pooler"])
+@pytest.mark.parametrize(
+    ("write", "marker"),
+    [(_alone, b"INSERT INTO tasks"), (_in_a_transaction, b"COMMIT\x00")],
+    ids=["write-in-autocommit", "commit"],
+)
+def test_a_write_whose_commit_was_answered_on_a_lost_connection_is_outcome_unknown_and_was_applied(
+    migrated_url: str,
+    transaction_pooler: bool,
+    write: Callable[[UnitOfWork, str], Awaitable[None]],
+    marker: bytes,
+) -> None:
+    owner = str(uuid.uuid4())
+
+    async def scenario(url: str, proxy: CuttingProxy) -> None:
+        database = PostgresDatabase(url, PoolOptions(size=1, max_overflow=0, transaction_pooler=transaction_pooler))
+        await database.open()
+        try:
+            proxy.arm(marker)
+            with pytest.raises(OutcomeUnknown) as raised:
+                async with database.unit_of_work() as work:
+                    await write(work, owner)
+            assert isinstance(raised.value.__cause__, psycopg.OperationalError)
+        finally:
+            await database.dispose()
+
+    with cutting_proxy(migrated_url) as (proxy, url):
+        asyncio.run(scenario(url, proxy))
+        assert proxy.cut.is_set()
+
+    assert _titles(migrated_url, owner) == ["written"]
+
+
+@pytest.mark.parametrize("transaction_pooler", [False, True], ids=["direct", "transaction-pooler"])
+def test_a_write_the_server_refused_or_cancelled_is_not_outcome_unknown_and_was_not_applied(
+    migrated_url: str, transaction_pooler: bool
+) -> None:
+    """The server's own answer (here the statement timeout, the task's row being locked) says the write was not
+    applied; so does a request cancelled while its write waited (psycopg cancels the statement)."""
+    owner = str(uuid.uuid4())
+
+    async def scenario() -> None:
+        options = PoolOptions(size=1, max_overflow=0, statement_timeout_ms=200, transaction_pooler=transaction_pooler)
+        database = PostgresDatabase(migrated_url, options)
+        await database.open()
+        try:
+            async with database.unit_of_work() as work:
+                task_id, _ = await tasks.create_task(work, owner, TaskFields("before"))
+            replace = partial(
+                tasks.update_task, user_id=owner, task_id=task_id, fields=TaskFields("after"), is_completed=True
+            )
+            with row_lock(migrated_url, str(task_id)):
+                with pytest.raises(psycopg.errors.QueryCanceled):
+                    async with database.unit_of_work() as work:
+                        await replace(work)
+
+                async def cancelled_while_waiting() -> None:
+                    async with database.unit_of_work() as work:
+                        await replace(work)
+
+                request = asyncio.create_task(cancelled_while_waiting())
+                await wait_for_async(lambda: waiting_on_locks(migrated_url) == 1, what="the write to wait")
+                request.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await request
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())
+
+    assert _titles(migrated_url, owner) == ["before"]

@@ -17,12 +17,12 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from db import tasks
 from db.database import PoolOptions
-from db.errors import is_unavailable
+from db.errors import OutcomeUnknown, is_unavailable
 from db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteDatabase
 from db.tasks import TaskFields
 from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
-from tests.support import INSERT_TASK, SORTS
+from tests.support import INSERT_TASK, SORTS, wait_for_async
 
 T = TypeVar("T")
 
@@ -124,6 +124,30 @@ def test_a_unit_cancelled_inside_its_transaction_leaves_nothing_behind(migrated:
     with sqlite3.connect(migrated) as observer:
         titles = [row[0] for row in observer.execute("SELECT title FROM tasks")]
     assert titles == ["kept"]
+
+
+def test_a_write_alone_cancelled_before_its_answer_is_outcome_unknown_and_commits_anyway(migrated: Path) -> None:
+    """Cancelled (the shutdown grace ended), the request leaves the write queued on the writer's thread, which
+    commits it: the request must not be answered as if nothing was changed."""
+    owner = str(uuid.uuid4())
+
+    async def cancel_while_queued(database: SQLiteDatabase) -> None:
+        with sqlite3.connect(migrated, isolation_level=None) as other_process:
+            other_process.execute("BEGIN IMMEDIATE")  # the writer's thread waits for this lock
+            request = asyncio.ensure_future(_insert_alone(database, owner, "queued", datetime.now(UTC)))
+            await asyncio.sleep(0)  # the request runs up to its first wait: its write handed to the writer
+            request.cancel()
+            with pytest.raises(OutcomeUnknown):
+                await request
+            other_process.execute("ROLLBACK")
+        await wait_for_async(lambda: _titles(migrated) == ["queued"], what="the queued write to commit")
+
+    _on(migrated, cancel_while_queued)
+
+
+def _titles(path: Path) -> list[str]:
+    with sqlite3.connect(path) as observer:
+        return [row[0] for row in observer.execute("SELECT title FROM tasks")]
 
 
 async def _insert_alone(database: SQLiteDatabase, owner: str, title: str | None, now: datetime) -> int:

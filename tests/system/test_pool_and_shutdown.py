@@ -12,16 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tasks_api.migrations import upgrade_to_head
 from tests.support import (
     ServerProcess,
+    assert_problem,
     fresh_database,
     new_user,
     row_lock,
     serving,
     serving_together,
+    sync_conninfo,
     wait_for,
     waiting_on_locks,
 )
@@ -108,6 +111,36 @@ def test_sigterm_finishes_in_flight_requests_then_exits_0(database: str) -> None
         assert server.process.wait(timeout=30) == 0
         messages = [json.loads(line)["message"] for line in server.log if line.startswith("{")]
         assert "Application shutdown complete." in messages
+
+
+def _task_in_database(database: str, task_id: str) -> tuple[str, bool]:
+    with psycopg.connect(sync_conninfo(database)) as connection:
+        row = connection.execute("SELECT title, is_completed FROM tasks WHERE id = %s", (task_id,)).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_a_request_still_running_when_the_grace_ends_is_answered_503_and_its_write_rolled_back(database: str) -> None:
+    with serving(
+        database, "--no-migrate", TASKS_API_SHUTDOWN_GRACE="1", TASKS_API_DB_STATEMENT_TIMEOUT_MS="0"
+    ) as server:
+        user, task = _task(server)
+        url = f"{server.base_url}/api/{user}/tasks/{task['id']}"
+        with ThreadPoolExecutor(1) as pool, row_lock(database, task["id"]):
+            in_flight = pool.submit(
+                httpx.put, url, json={"title": "cut off", "is_completed": True}, headers={"X-Request-ID": "cut-1"}
+            )
+            wait_for(lambda: waiting_on_locks(database) == 1, what="the PUT to wait on the row lock")
+
+            server.process.send_signal(signal.SIGTERM)
+            response = in_flight.result(timeout=30)
+
+        assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+        assert response.headers["content-type"] == "application/problem+json"
+        assert int(response.headers["retry-after"]) > 0
+        assert response.headers["x-request-id"] == "cut-1"
+        assert server.process.wait(timeout=30) == 0
+    assert _task_in_database(database, task["id"]) == (task["title"], False)
 
 
 def test_instances_starting_together_on_an_empty_database_both_serve_and_migrate_once(tmp_path: Path) -> None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
+from db.urls import normalised_database_url
 from tasks_api.migrations import upgrade_to_head
 from tests.load import ChurnLoad, Tally, assert_matches_model, mixed_load, served_since, under_load
-from tests.support import answers, fresh_database, serving, wait_for
+from tests.support import answers, assert_problem, fresh_database, new_user, serving, wait_for
 
 
 @pytest.fixture
@@ -71,3 +76,60 @@ def test_a_server_killed_during_writes_loses_no_acknowledged_write(
         f"{len(load.outcomes)} requests, {acknowledged} tasks acknowledged and found after the restart;"
         f" {len(errors)} unanswered, the first sent {min(e.started for e in errors) - killed_at:+.3f} s from the kill",
     )
+
+
+@contextmanager
+def _small_disk(directory: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs: a disk that really fills (ENOSPC, SQLite's SQLITE_FULL). Mounting takes root, which CI has;
+    elsewhere the test skips. Nothing else fills a disk for one process only: a file size limit fails writes
+    with another error, and SQLite's max_page_count is a setting of the service's own connections."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs takes root")
+    directory.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(directory)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+def _fill(disk: Path, leaving: int) -> Path:
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * (free - leaving))
+    return filler
+
+
+def test_a_restart_on_a_full_disk_serves_reads_and_answers_writes_503_until_space_returns(tmp_path: Path) -> None:
+    with _small_disk(tmp_path / "disk") as disk:
+        url = normalised_database_url(f"sqlite:///{disk / 'tasks.db'}")
+        upgrade_to_head(url)
+        user = new_user()
+        with serving(url, "--no-migrate") as server:
+            httpx.post(f"{server.base_url}/api/{user}/tasks", json={"title": "before"}).raise_for_status()
+            # Stopped cleanly, the last connection folds the WAL into the file and removes it and its index.
+            assert server.stop() == 0
+        # Room for the WAL index a reader maps (32 KiB), not for a write.
+        filler = _fill(disk, leaving=36 * 1024)
+
+        titles = ["before"]
+        for options in ([], ["--no-migrate"]):
+            with serving(url, *options) as server:
+                listed = httpx.get(f"{server.base_url}/api/{user}/tasks")
+                ready = httpx.get(f"{server.base_url}/api/health/ready")
+                refused = httpx.post(f"{server.base_url}/api/{user}/tasks", json={"title": "full"})
+
+                assert sorted(task["title"] for task in listed.json()["items"]) == sorted(titles)
+                assert ready.status_code == 200
+                assert_problem(refused, 503, "SERVICE_UNAVAILABLE")
+                filler.unlink()
+                created = httpx.post(f"{server.base_url}/api/{user}/tasks", json={"title": f"after {len(titles)}"})
+                assert created.status_code == 201
+                titles.append(created.json()["title"])
+                assert server.stop() == 0
+                log = "".join(server.log)
+            assert "Traceback" not in log
+            assert "Running upgrade" not in log
+            filler = _fill(disk, leaving=36 * 1024)

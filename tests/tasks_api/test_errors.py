@@ -13,8 +13,10 @@ from starlette.testclient import TestClient
 
 from db.urls import normalised_database_url
 from tasks_api.app import create_app
+from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
-from tests.support import assert_problem, closed_port, create_task, new_user
+from tests.pg_proxy import cutting_proxy
+from tests.support import assert_problem, closed_port, create_task, fresh_database, new_user
 
 TASK = "/api/{user}/tasks/{task}"
 VALID_BODY = {"title": "t", "is_completed": False}
@@ -265,3 +267,29 @@ def test_unexpected_error_is_500_without_internals_but_logged_with_them(
     (logged,) = [record for record in caplog.records if record.name == "tasks_api.errors"]
     assert logged.exc_info is not None
     assert "task" in str(logged.exc_info[1])  # the table SQLite or PostgreSQL did not find
+
+
+@pytest.fixture(scope="module")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database("postgresql", tmp_path_factory.mktemp("outcome")) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+def test_a_write_committed_on_a_connection_lost_before_its_answer_is_503_outcome_unknown(postgres_url: str) -> None:
+    """PostgreSQL only: an SQLite commit runs in the process, and its outcome is never lost on the way back."""
+    user = new_user()
+    with cutting_proxy(postgres_url) as (proxy, url):
+        app = create_app(Settings(database_url=url, validate_responses=True))
+        with app.test_client() as client:
+            proxy.arm(b"INSERT INTO tasks")
+            response = client.post(f"/api/{user}/tasks", json={"title": "sent"}, headers={"X-Request-ID": "lost-1"})
+
+            problem = assert_problem(response, 503, "OUTCOME_UNKNOWN")
+            assert "may or may not have been applied" in problem["detail"]
+            assert "Idempotency-Key" in problem["detail"]
+            assert int(response.headers["retry-after"]) > 0
+            assert response.headers["x-request-id"] == "lost-1"
+            listed = client.get(f"/api/{user}/tasks").json()["items"]
+
+    assert [task["title"] for task in listed] == ["sent"]

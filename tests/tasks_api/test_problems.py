@@ -10,7 +10,7 @@ import orjson
 import pytest
 import yaml
 
-from tasks_api.problems import ProblemResponses, error_codes
+from tasks_api.problems import ProblemResponses, error_codes, other_error_codes
 from tasks_api.specification import SPEC_PATH
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -33,8 +33,21 @@ def test_every_status_the_service_answers_with_has_the_code_the_spec_gives_it() 
     }
 
 
+def test_a_503_may_say_instead_that_a_write_may_have_been_applied() -> None:
+    assert other_error_codes(SPEC) == {503: frozenset({"OUTCOME_UNKNOWN"})}
+
+
 def test_the_enum_holds_exactly_the_codes_the_responses_carry() -> None:
-    assert set(error_codes(SPEC).values()) == ENUM
+    others = {code for codes in other_error_codes(SPEC).values() for code in codes}
+    assert set(error_codes(SPEC).values()) | others == ENUM
+
+
+def test_another_code_missing_from_the_enum_is_refused_at_start_up() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["components"]["responses"]["NotFound"]["x-other-error-codes"] = ["GONE"]
+
+    with pytest.raises(ValueError, match="GONE"):
+        other_error_codes(spec)
 
 
 def test_a_code_missing_from_the_enum_is_refused_at_start_up() -> None:
@@ -53,7 +66,7 @@ def test_one_status_with_two_codes_is_refused_at_start_up() -> None:
         error_codes(spec)
 
 
-PROBLEMS = ProblemResponses(error_codes(SPEC))
+PROBLEMS = ProblemResponses(error_codes(SPEC), other_error_codes(SPEC))
 
 
 def _body(response: Any) -> dict[str, Any]:
@@ -79,6 +92,25 @@ def test_a_problem_is_compact_problem_json_with_the_status_code() -> None:
 
 def test_a_503_says_when_to_retry() -> None:
     assert int(PROBLEMS(503, "down").headers["Retry-After"]) > 0
+
+
+def test_a_problem_carries_another_code_the_spec_gives_its_status_when_asked() -> None:
+    response = PROBLEMS(503, "may have been applied", code="OUTCOME_UNKNOWN")
+
+    assert response.status_code == 503
+    assert _body(response)["error_code"] == "OUTCOME_UNKNOWN"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_code_the_spec_does_not_give_the_status_is_answered_as_the_bug_it_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="tasks_api.errors"):
+        response = PROBLEMS(404, "gone", code="OUTCOME_UNKNOWN")
+
+    assert response.status_code == 500
+    assert _body(response)["error_code"] == "SERVER_ERROR"
+    assert "status 404 with error code OUTCOME_UNKNOWN is not in the contract" in caplog.text
 
 
 @pytest.mark.parametrize("status", [406, 409, 501])

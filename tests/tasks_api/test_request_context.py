@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -10,10 +11,14 @@ from datetime import datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from tasks_api.app import create_app
-from tasks_api.request_context import AccessLog
+from tasks_api.problems import ProblemResponses, error_codes, other_error_codes
+from tasks_api.request_context import CUT_OFF_DETAIL, AccessLog, RequestContext
+from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
+from tasks_api.specification import load_specification
 from tests.support import new_user
 
 
@@ -92,3 +97,45 @@ def test_a_redirect_never_names_the_host_the_client_sent(client: TestClient, pat
     assert location.startswith("/") and not location.startswith("//")
     assert "attacker.example" not in location
     assert client.get(location).status_code == 200
+
+
+def _cut_off(answered_first: bool) -> list[Message]:
+    """The messages a request sends when its task is cancelled (as uvicorn does at the end of the shutdown
+    grace), having already started its answer or not."""
+    specification = load_specification()
+    problems = ProblemResponses(error_codes(specification), other_error_codes(specification))
+
+    async def cancelled(_scope: Scope, _receive: Receive, send: Send) -> None:
+        if answered_first:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise asyncio.CancelledError
+
+    middleware = RequestContext(cancelled, RouteTable.from_spec(specification), None, problems)
+    scope: Scope = {"type": "http", "method": "PUT", "path": "/", "headers": [(b"x-request-id", b"cut-2")]}
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(middleware(scope, receive, send))
+    return sent
+
+
+def test_a_request_cut_off_before_its_answer_is_answered_503_problem_with_its_id() -> None:
+    start, body = _cut_off(answered_first=False)
+
+    assert start["status"] == 503
+    headers = {name.decode(): value.decode() for name, value in start["headers"]}
+    assert headers["content-type"] == "application/problem+json"
+    assert int(headers["retry-after"]) > 0
+    assert headers["x-request-id"] == "cut-2"
+    problem = json.loads(body["body"])
+    assert (problem["error_code"], problem["detail"]) == ("SERVICE_UNAVAILABLE", CUT_OFF_DETAIL)
+
+
+def test_a_request_cut_off_after_its_answer_began_is_left_to_end() -> None:
+    with pytest.raises(asyncio.CancelledError):
+        _cut_off(answered_first=True)

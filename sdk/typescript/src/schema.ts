@@ -307,7 +307,7 @@ export interface components {
              * @description Stable and machine-readable; each error response below names the one it carries.
              * @enum {string}
              */
-            error_code: "AUTH_FAILED" | "ACCESS_DENIED" | "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "SERVICE_UNAVAILABLE" | "SERVER_ERROR";
+            error_code: "AUTH_FAILED" | "ACCESS_DENIED" | "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "SERVICE_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "SERVER_ERROR";
             field_errors?: components["schemas"]["FieldError"][];
         };
     };
@@ -470,7 +470,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The database cannot be reached; retry later. */
+        /**
+         * @description The service cannot answer now; retry after `Retry-After` seconds. `error_code` says what became of a write:
+         *     `SERVICE_UNAVAILABLE`, nothing was changed (the database could not be reached, a statement hit the
+         *     timeout, or the service stopped the request while shutting down, before its write was sent);
+         *     `OUTCOME_UNKNOWN`, the write was sent to the database but its answer never came back (the connection was
+         *     lost, or the service shut down, while it was being committed): it may or may not have been applied. Read
+         *     the task back before writing again, or retry with an `Idempotency-Key`.
+         */
         ServiceUnavailable: {
             headers: {
                 /** @description Seconds to wait before retrying. */
@@ -479,15 +486,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "about:blank",
-                 *       "title": "Service Unavailable",
-                 *       "status": 503,
-                 *       "detail": "The database is unavailable; retry later",
-                 *       "error_code": "SERVICE_UNAVAILABLE"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };

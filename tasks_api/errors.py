@@ -21,7 +21,7 @@ OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 OUTCOME_UNKNOWN_DETAIL = (
     "This write was sent to the database, but its answer was lost (the connection broke, or the service shut "
     "down, while it was being committed): it may or may not have been applied. Read it back before writing "
-    "again, or retry with an Idempotency-Key"
+    "again"
 )
 
 

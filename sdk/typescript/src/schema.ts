@@ -476,7 +476,7 @@ export interface components {
          *     timeout, or the service stopped the request while shutting down, before its write was sent);
          *     `OUTCOME_UNKNOWN`, the write was sent to the database but its answer never came back (the connection was
          *     lost, or the service shut down, while it was being committed): it may or may not have been applied. Read
-         *     the task back before writing again, or retry with an `Idempotency-Key`.
+         *     the task back before writing again.
          */
         ServiceUnavailable: {
             headers: {

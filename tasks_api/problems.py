@@ -84,6 +84,19 @@ class ProblemResponses:
     def __init__(self, codes: Mapping[int, str]) -> None:
         self._codes = codes
 
+    def document(self, status: int, detail: str, *, field_errors: Sequence[FieldError] = ()) -> dict[str, Any]:
+        """The problem+json body of an answer with a status the contract lists."""
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+            "error_code": self._codes[status],
+        }
+        if field_errors:
+            body["field_errors"] = list(field_errors)
+        return body
+
     def __call__(
         self,
         status: int,
@@ -92,20 +105,11 @@ class ProblemResponses:
         field_errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
     ) -> ConnexionResponse:
-        code = self._codes.get(status)
-        if code is None:
+        if status not in self._codes:
             # Every status the service answers with is in the contract; any other is a bug, answered as one.
             logger.error("status %d is not in the contract, answered as 500 (detail: %s)", status, detail)
-            status, detail, code, field_errors, headers = 500, "An unexpected error occurred", self._codes[500], (), {}
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-            "error_code": code,
-        }
-        if field_errors:
-            body["field_errors"] = list(field_errors)
+            status, detail, field_errors, headers = 500, "An unexpected error occurred", (), {}
+        body = self.document(status, detail, field_errors=field_errors)
         response_headers = dict(headers or {})
         if status == 503:
             response_headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)

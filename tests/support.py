@@ -144,8 +144,9 @@ def closed_port() -> int:
 
 
 @contextmanager
-def running_server(app: Any) -> Iterator[str]:
-    """Serves ``app`` with uvicorn on a free port; yields its base URL.
+def running_server(app: Any, **config: Any) -> Iterator[str]:
+    """Serves ``app`` with uvicorn (with any other ``uvicorn.Config`` options given) on a free port; yields its
+    base URL.
 
     The socket is listening before the server thread starts, so clients can connect at once and are
     answered as soon as start-up completes: nothing has to wait or poll.
@@ -154,7 +155,7 @@ def running_server(app: Any) -> Iterator[str]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     host, port = listener.getsockname()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, **{"log_level": "warning", "lifespan": "on", **config}))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

@@ -223,13 +223,18 @@ class ServerProtocol(HttpToolsProtocol):
             self._head_deadline = None
 
     def _refuse(self, status: int, detail: str) -> None:
-        """Answers and closes; while an earlier pipelined request is still being answered, no answer may be
-        written in the middle of its, so the connection closes after it and the rest is not read."""
+        """Answers and closes, and reads nothing more. While an earlier request is still being answered, the
+        refused head is a pipelined request's: no answer may come before that one's, so the connection closes
+        after it. A request whose own body is refused gets the answer unless the app has begun its own."""
+        cycle = self.cycle
+        answering = cycle is not None and not cycle.response_complete
+        if answering and self._head_budget is not None:
+            cycle.keep_alive = False
+        elif answering and cycle.response_started:
+            self.transport.close()
+        else:
+            self._answer(status, detail)
         self._head_budget = _REFUSED
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.keep_alive = False
-            return
-        self._answer(status, detail)
 
     def _answer(self, status: int, detail: str) -> None:
         self.transport.write(_answers().response(status, detail, self.server_state.default_headers))

@@ -114,6 +114,12 @@ def test_a_request_uvicorn_cannot_parse_is_a_400_problem(address: tuple[str, int
     _answer_then_close(address, request).problem(400, "VALIDATION_ERROR")
 
 
+def test_a_body_uvicorn_cannot_parse_is_a_400_problem_while_the_app_waits_for_it(address: tuple[str, int]) -> None:
+    request = b"POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\nzz\r\n"
+
+    _answer_then_close(address, request).problem(400, "VALIDATION_ERROR")
+
+
 def _padded_get(head_size: int) -> bytes:
     """A GET whose head (up to and including the blank line) is exactly ``head_size`` bytes."""
     bare = _get("/", b"X-Padding: ")

@@ -108,9 +108,7 @@ def test_a_connection_that_sends_no_head_is_closed_after_the_header_timeout_and_
     with socket.create_connection(_address(server), timeout=HEADER_TIMEOUT + 5) as connection:
         assert connection.recv(65536) == b""
 
-    wait_for(
-        lambda: bool(_warnings(server, "sent no complete request head within 1 s")), what="the warning", timeout=5
-    )
+    wait_for(lambda: bool(_warnings(server, "sent no complete request head within 1 s")), what="the warning", timeout=5)
 
 
 def test_connections_over_the_limit_are_a_503_problem_and_logged(server: ServerProcess) -> None:

@@ -139,7 +139,11 @@ class ServerProtocol(HttpToolsProtocol):
         # Bytes the current head may still take; None between a head's end and the next one's start.
         self._head_budget: int | None = HEAD_LIMIT
         self._head_started = self._head_begun_in_read = False
+        # When the current head's time began; one timer at a time checks it, not one per request.
+        self._head_since = 0.0
         self._head_deadline: asyncio.TimerHandle | None = None
+        # The size of the read being parsed.
+        self._read_size = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -148,6 +152,7 @@ class ServerProtocol(HttpToolsProtocol):
             _over_capacity(self._limits.max_connections)
             self._answer(503, "The server is at its connection limit; retry later")
             return
+        self._head_since = self.loop.time()
         self._head_deadline = self.loop.call_later(self._limits.header_timeout, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -155,6 +160,7 @@ class ServerProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._read_size = len(data)
         budget = self._head_budget
         if budget is None:
             super().data_received(data)
@@ -182,21 +188,27 @@ class ServerProtocol(HttpToolsProtocol):
         self._head_started = True
         if self._head_budget is None:
             # The next request on a kept-alive connection (uvicorn's keep-alive timer covered the wait for it),
-            # begun somewhere inside a read: counted from the next read on, and measured once complete.
+            # begun somewhere inside a read: counted from the next read on, and measured once complete unless
+            # that read alone was within the bound.
             self._head_budget = HEAD_LIMIT
             self._head_begun_in_read = True
-            self._head_deadline = self.loop.call_later(self._limits.header_timeout, self._head_timed_out)
+            self._head_since = self.loop.time()
+            if self._head_deadline is None:
+                self._head_deadline = self.loop.call_later(self._limits.header_timeout, self._head_timed_out)
 
     def on_headers_complete(self) -> None:
         if self._head_budget == _REFUSED:
             return  # what follows a refused request is not served
-        if self._head_begun_in_read and self._head_size() > HEAD_LIMIT:
+        if (
+            self._head_begun_in_read
+            and (self._read_size > HEAD_LIMIT or self._head_budget != HEAD_LIMIT)
+            and self._head_size() > HEAD_LIMIT
+        ):
             _head_too_large()
             self._refuse(431, f"The request head is larger than {HEAD_LIMIT} bytes")
             return
         self._head_budget = None
         self._head_started = self._head_begun_in_read = False
-        self._stop_head_deadline()
         super().on_headers_complete()
 
     def _head_size(self) -> int:
@@ -209,7 +221,12 @@ class ServerProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_deadline = None
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._head_budget is None or self._head_budget == _REFUSED:
+            return
+        left = self._head_since + self._limits.header_timeout - self.loop.time()
+        if left > 0:
+            # A later head than the one this timer was set for.
+            self._head_deadline = self.loop.call_later(left, self._head_timed_out)
             return
         _slow_head(self._limits.header_timeout)
         if self._head_started:

@@ -49,7 +49,7 @@ def _raw(server: ServerProcess, request: bytes) -> httpx.Response:
                 answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = [tuple(line.split(": ", 1)) for line in lines]
+    headers = [(name, value) for name, value in (line.split(": ", 1) for line in lines)]
     return httpx.Response(int(status_line.split(" ")[1]), headers=headers, content=body)
 
 

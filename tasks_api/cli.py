@@ -14,13 +14,13 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
-import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from db.diagnosis import unopenable_database
 from tasks_api.logs import logging_config
 from tasks_api.migrations import upgrade_to_head
+from tasks_api.server import serve, server_config
 from tasks_api.settings import NO_AUTHENTICATION, ConfigurationError, Settings, is_loopback
 from tasks_api.tokens import issue_token
 
@@ -177,17 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "serve":
         _announce(settings, args.host, args.port)
-        uvicorn.run(
-            "tasks_api.app:served_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=log_config,
-            access_log=False,
-            timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
-            timeout_keep_alive=max(1, round(settings.keep_alive)),
-        )
+        serve(server_config(settings, host=args.host, port=args.port, workers=args.workers, log_config=log_config))
 
 
 if __name__ == "__main__":

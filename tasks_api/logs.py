@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -57,3 +59,33 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
+
+
+class ThrottledWarning:
+    """A warning about something a client can make happen at will (a flood of connections, say): logged at
+    most once per ``interval`` seconds, each line with how many times it happened since the last one, so that
+    the flood is seen without flooding the log."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        message: str,
+        *,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._message = message
+        self._interval = interval
+        self._clock = clock
+        self._count = 0
+        self._quiet_until = -math.inf
+
+    def __call__(self, *args: object) -> None:
+        self._count += 1
+        now = self._clock()
+        if now < self._quiet_until:
+            return
+        self._logger.warning(f"{self._message} (%d since the last such line)", *args, self._count)
+        self._count = 0
+        self._quiet_until = now + self._interval

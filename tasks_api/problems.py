@@ -101,6 +101,21 @@ class ProblemResponses:
         self._codes = codes
         self._others = others or {}
 
+    def document(
+        self, status: int, detail: str, *, field_errors: Sequence[FieldError] = (), code: str | None = None
+    ) -> dict[str, Any]:
+        """The problem+json body of an answer with a status the contract lists, with its code or ``code``."""
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+            "error_code": code or self._codes[status],
+        }
+        if field_errors:
+            body["field_errors"] = list(field_errors)
+        return body
+
     def __call__(
         self,
         status: int,
@@ -118,15 +133,7 @@ class ProblemResponses:
             logger.error("status %d%s is not in the contract, answered as 500 (detail: %s)", status, named, detail)
             status, detail, declared = 500, "An unexpected error occurred", self._codes[500]
             field_errors, headers = (), {}
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-            "error_code": declared,
-        }
-        if field_errors:
-            body["field_errors"] = list(field_errors)
+        body = self.document(status, detail, field_errors=field_errors, code=declared)
         response_headers = dict(headers or {})
         if status == 503:
             response_headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)

@@ -9,6 +9,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -44,10 +45,16 @@ def _relative_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
     return name, urlunsplit((b"", b"", b"/" + url.path.lstrip(b"/"), url.query, url.fragment))
 
 
-def _new_request_id() -> str:
+def new_request_id() -> str:
     # A correlation id, not a secret: 128 bits from the per-process generator (seeded from the OS, reseeded in
     # forked children) are unique enough, and spare every request the system call behind ``secrets``.
     return f"{random.getrandbits(128):032x}"
+
+
+def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The request's id: the client's ``X-Request-ID`` when it is safe to echo, else a new one."""
+    incoming = next((value for name, value in headers if name == _REQUEST_ID_KEY), None)
+    return incoming.decode("latin-1") if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
 class AccessLog:
@@ -102,10 +109,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((value for name, value in scope["headers"] if name == _REQUEST_ID_KEY), None)
-        current = (
-            incoming.decode("latin-1") if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else _new_request_id()
-        )
+        current = request_id_of(scope["headers"])
         token = request_id.set(current)
         # Shared with Connexion's routing, which records the matched operation in it.
         extensions = scope.setdefault("extensions", {})

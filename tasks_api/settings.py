@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import resource
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -33,6 +34,20 @@ def _flag(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive(name: str, default: float) -> float:
+    value = _number(name, default)
+    if not value > 0:
+        raise ConfigurationError(f"{name} is {value:g}: give a number above 0")
+    return value
+
+
+def _whole(name: str, default: int) -> int:
+    value = _positive(name, default)
+    if not float(value).is_integer():
+        raise ConfigurationError(f"{name} is {value:g}: give a whole number")
+    return int(value)
 
 
 def _cursor_secret(explicit: str | None, database_url: str) -> bytes:
@@ -170,6 +185,39 @@ def _cors_origins() -> tuple[str, ...]:
     return origins
 
 
+# File descriptors a worker keeps for other things than client connections: its database connections (counted
+# apart), the listening socket, logs, SQLite's files, key server fetches, the event loop's own.
+FILE_HEADROOM = 64
+
+
+def default_max_connections(pool: PoolOptions) -> int:
+    """Client connections a worker takes before answering 503: its soft file limit less what else it needs
+    open, so that a flood of connections gets 503 instead of leaving no descriptor to accept or to reach the
+    database with."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1_048_576  # Linux's default ceiling on a process's descriptors (fs.nr_open)
+    return max(1, soft - FILE_HEADROOM - pool.size - pool.max_overflow)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What a worker takes from clients before it has a request to serve (``tasks_api.http_protocol``)."""
+
+    # Seconds a client has to send a whole request head (request line and headers), from the moment it
+    # connects or, on a kept-alive connection, from the first byte of the next request.
+    header_timeout: float = 10.0
+    # Open client connections per worker; any beyond it is answered 503 and closed.
+    max_connections: int = 1024
+
+    @classmethod
+    def from_env(cls, pool: PoolOptions) -> ConnectionLimits:
+        return cls(
+            header_timeout=_positive("TASKS_API_HEADER_TIMEOUT", 10.0),
+            max_connections=_whole("TASKS_API_MAX_CONNECTIONS", default_max_connections(pool)),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -193,6 +241,7 @@ class Settings:
     migration_database_url: str | None = None
     # Which user ids the API takes: "uuid", or "opaque" for an identity provider's own (tasks_api.user_ids).
     user_ids: str = "uuid"
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -225,18 +274,19 @@ class Settings:
         defaults = PoolOptions()
         tokens, auth_configured = _tokens()
         database_url = _database_url("DATABASE_URL") or normalised_database_url(DEFAULT_DATABASE_URL)
+        pool = PoolOptions(
+            size=int(_number("TASKS_API_DB_POOL_SIZE", defaults.size)),
+            max_overflow=int(_number("TASKS_API_DB_MAX_OVERFLOW", defaults.max_overflow)),
+            checkout_timeout=_number("TASKS_API_DB_POOL_TIMEOUT", defaults.checkout_timeout),
+            connect_timeout=int(_number("TASKS_API_DB_CONNECT_TIMEOUT", defaults.connect_timeout)),
+            statement_timeout_ms=int(_number("TASKS_API_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)),
+            transaction_pooler=_transaction_pooler(database_url),
+        )
         return cls(
             database_url=database_url,
             validate_responses=_flag("TASKS_API_VALIDATE_RESPONSES", default=False),
             cursor_secret=_cursor_secret(os.environ.get("TASKS_API_CURSOR_SECRET"), database_url),
-            pool=PoolOptions(
-                size=int(_number("TASKS_API_DB_POOL_SIZE", defaults.size)),
-                max_overflow=int(_number("TASKS_API_DB_MAX_OVERFLOW", defaults.max_overflow)),
-                checkout_timeout=_number("TASKS_API_DB_POOL_TIMEOUT", defaults.checkout_timeout),
-                connect_timeout=int(_number("TASKS_API_DB_CONNECT_TIMEOUT", defaults.connect_timeout)),
-                statement_timeout_ms=int(_number("TASKS_API_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)),
-                transaction_pooler=_transaction_pooler(database_url),
-            ),
+            pool=pool,
             shutdown_grace=_number("TASKS_API_SHUTDOWN_GRACE", 30.0),
             keep_alive=_number("TASKS_API_KEEP_ALIVE", 75.0),
             access_log=_flag("TASKS_API_ACCESS_LOG", default=True),
@@ -245,4 +295,5 @@ class Settings:
             cors_origins=_cors_origins(),
             migration_database_url=_database_url("MIGRATION_DATABASE_URL"),
             user_ids=_user_ids(),
+            connections=ConnectionLimits.from_env(pool),
         )

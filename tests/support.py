@@ -148,11 +148,9 @@ def closed_port() -> int:
 
 
 @contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """Serves the app ``settings`` make with uvicorn on a free port; yields its base URL.
-
-    Without access lines: they are written once a response has gone, when the test may be over and pytest no
-    longer captures what is written, so they would land among the progress dots.
+def running_server(app: Any, **config: Any) -> Iterator[str]:
+    """Serves ``app`` with uvicorn (with any other ``uvicorn.Config`` options given) on a free port; yields its
+    base URL.
 
     The socket is listening before the server thread starts, so clients can connect at once and are
     answered as soon as start-up completes: nothing has to wait or poll.
@@ -161,8 +159,7 @@ def running_server(settings: Settings) -> Iterator[str]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     host, port = listener.getsockname()
-    app = create_app(replace(settings, access_log=False))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, **{"log_level": "warning", "lifespan": "on", **config}))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
@@ -171,6 +168,15 @@ def running_server(settings: Settings) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         listener.close()
+
+
+@contextmanager
+def running_app(settings: Settings) -> Iterator[str]:
+    """``running_server`` for the app ``settings`` make, without access lines: they are written once a response
+    has gone, when the test may be over and pytest no longer captures what is written, so they would land among
+    the progress dots."""
+    with running_server(create_app(replace(settings, access_log=False))) as base_url:
+        yield base_url
 
 
 class ServerProcess:

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import new_user, running_server
+from tests.support import new_user, running_app
 
 
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[str]:
     from tasks_api.settings import Settings
 
-    with running_server(Settings(database_url=database_url)) as base_url:
+    with running_app(Settings(database_url=database_url)) as base_url:
         yield base_url
 
 

@@ -43,7 +43,7 @@ from tasks_api_client.types import UNSET, Unset
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
 from tests import processes
-from tests.support import better_auth_id, closed_port, running_server
+from tests.support import better_auth_id, closed_port, running_app
 from tests.tokens import SECRET, hs256
 
 NewUser = Callable[[], str]
@@ -55,7 +55,7 @@ def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tupl
     """The service's base URL, in each user-id mode, and where its users' ids come from."""
     configured = replace(settings, tokens=TokenSettings(secret=SECRET), user_ids=request.param)
     new_user: NewUser = better_auth_id if request.param == "opaque" else lambda: str(uuid.uuid4())
-    with running_server(configured) as url:
+    with running_app(configured) as url:
         yield f"{url}/api", new_user
 
 

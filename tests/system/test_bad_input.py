@@ -12,7 +12,7 @@ import pytest
 from tasks_api.settings import Settings
 from tasks_api.tokens import TokenSettings
 from tests.hostile_headers import AUTHORIZATION, CONDITIONAL, JSON_SPELLINGS, NOT_JSON, OTHERS
-from tests.support import assert_problem, new_user, running_server
+from tests.support import assert_problem, new_user, running_app
 from tests.tokens import SECRET, hs256
 
 USER = "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b"
@@ -22,7 +22,7 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[str]:
-    with running_server(settings) as base_url:
+    with running_app(settings) as base_url:
         yield base_url
 
 
@@ -136,7 +136,7 @@ def test_other_media_types_are_415(server: str, content_type: str) -> None:
 @pytest.fixture(scope="module")
 def secured_server(database_url: str) -> Iterator[str]:
     settings = Settings(database_url=database_url, tokens=TokenSettings(secret=SECRET))
-    with running_server(settings) as base_url:
+    with running_app(settings) as base_url:
         yield base_url
 
 

@@ -18,6 +18,7 @@ import pytest
 from tasks_api.migrations import upgrade_to_head
 from tests.support import (
     ServerProcess,
+    answers,
     assert_problem,
     fresh_database,
     new_user,
@@ -93,8 +94,13 @@ def _accepts_connections(base_url: str) -> bool:
     return True
 
 
-def test_sigterm_finishes_in_flight_requests_then_exits_0(database: str) -> None:
-    with serving(database, "--no-migrate", TASKS_API_SHUTDOWN_GRACE="30") as server:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_refuses_new_connections_at_once_finishes_in_flight_requests_then_exits_0(
+    database: str, workers: str
+) -> None:
+    with serving(database, "--no-migrate", "--workers", workers, TASKS_API_SHUTDOWN_GRACE="30") as server:
+        # With several workers, uvicorn announces the socket before the workers have started.
+        wait_for(lambda: answers(f"{server.base_url}/api/health/live"), what="a worker to answer")
         user, task = _task(server)
         with ThreadPoolExecutor(1) as pool:
             with row_lock(database, task["id"]):
@@ -102,7 +108,10 @@ def test_sigterm_finishes_in_flight_requests_then_exits_0(database: str) -> None
                 wait_for(lambda: waiting_on_locks(database) == 1, what="the PUT to be in flight")
 
                 server.process.send_signal(signal.SIGTERM)
-                wait_for(lambda: not _accepts_connections(server.base_url), what="the server to stop accepting")
+                # Not accepted into a backlog no worker takes from any more, to hang until the PUT ends.
+                wait_for(
+                    lambda: not _accepts_connections(server.base_url), what="the server to stop accepting", timeout=5
+                )
                 assert not in_flight.done()
 
             response = in_flight.result()

@@ -24,10 +24,12 @@ def test_every_status_the_service_answers_with_has_the_code_the_spec_gives_it() 
         403: "ACCESS_DENIED",
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
+        408: "REQUEST_TIMEOUT",
         412: "PRECONDITION_FAILED",
         413: "PAYLOAD_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE",
         422: "VALIDATION_ERROR",
+        431: "HEADERS_TOO_LARGE",
         500: "SERVER_ERROR",
         503: "SERVICE_UNAVAILABLE",
     }

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import os
+import resource
 
 import pytest
 
-from tasks_api.settings import ConfigurationError, Settings
+from tasks_api.settings import ConfigurationError, ConnectionLimits, Settings
 
 
 def test_defaults_to_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,4 +162,47 @@ def test_a_jwks_refresh_that_is_not_a_positive_number_of_seconds_is_refused(
     monkeypatch.setenv("TASKS_API_AUTH_JWKS_REFRESH", refresh)
 
     with pytest.raises(ConfigurationError, match="TASKS_API_AUTH_JWKS_REFRESH"):
+        Settings.from_env()
+
+
+def test_connection_limits_default_to_a_header_timeout_of_10_s_and_the_file_limit_less_headroom(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TASKS_API_HEADER_TIMEOUT", raising=False)
+    monkeypatch.delenv("TASKS_API_MAX_CONNECTIONS", raising=False)
+    monkeypatch.setenv("TASKS_API_DB_POOL_SIZE", "5")
+    monkeypatch.setenv("TASKS_API_DB_MAX_OVERFLOW", "3")
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    limits = Settings.from_env().connections
+
+    assert limits.header_timeout == 10
+    assert limits.max_connections == soft - 64 - 5 - 3
+
+
+def test_connection_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKS_API_HEADER_TIMEOUT", "2.5")
+    monkeypatch.setenv("TASKS_API_MAX_CONNECTIONS", "300")
+
+    assert Settings.from_env().connections == ConnectionLimits(header_timeout=2.5, max_connections=300)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TASKS_API_HEADER_TIMEOUT", "0"),
+        ("TASKS_API_HEADER_TIMEOUT", "-1"),
+        ("TASKS_API_HEADER_TIMEOUT", "ten"),
+        ("TASKS_API_MAX_CONNECTIONS", "0"),
+        ("TASKS_API_MAX_CONNECTIONS", "2.5"),
+        ("TASKS_API_MAX_CONNECTIONS", "inf"),
+        ("TASKS_API_MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_a_connection_limit_that_is_not_a_positive_number_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ConfigurationError, match=name):
         Settings.from_env()

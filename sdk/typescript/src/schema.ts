@@ -307,7 +307,7 @@ export interface components {
              * @description Stable and machine-readable; each error response below names the one it carries.
              * @enum {string}
              */
-            error_code: "AUTH_FAILED" | "ACCESS_DENIED" | "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "SERVICE_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "SERVER_ERROR";
+            error_code: "AUTH_FAILED" | "ACCESS_DENIED" | "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "SERVICE_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "SERVER_ERROR";
             field_errors?: components["schemas"]["FieldError"][];
         };
     };
@@ -417,6 +417,44 @@ export interface components {
                  *       "status": 413,
                  *       "detail": "Request body is larger than 65536 bytes",
                  *       "error_code": "PAYLOAD_TOO_LARGE"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request head did not arrive within the server's header timeout; the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestID"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Request Timeout",
+                 *       "status": 408,
+                 *       "detail": "The request head did not arrive in time",
+                 *       "error_code": "REQUEST_TIMEOUT"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request head (request line and headers) is over 16 KiB; the connection is closed. */
+        HeadersTooLarge: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestID"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Request Header Fields Too Large",
+                 *       "status": 431,
+                 *       "detail": "The request head is larger than 16384 bytes",
+                 *       "error_code": "HEADERS_TOO_LARGE"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];

@@ -3,7 +3,6 @@ as soon as it is told to stop."""
 
 from __future__ import annotations
 
-import logging
 import socket
 import sys
 from typing import Any
@@ -14,8 +13,6 @@ from uvicorn.supervisors import Multiprocess
 
 from tasks_api.http_protocol import ServerProtocol
 from tasks_api.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 
 def server_config(

@@ -45,17 +45,10 @@ def _relative_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
     return name, urlunsplit((b"", b"", b"/" + url.path.lstrip(b"/"), url.query, url.fragment))
 
 
-# A generator of the service's own, not the random module's shared one, which Hypothesis watches in the tests
-# of the app (and warns when a request moves it between draws). Reseeded in forked workers, as the shared one
-# is, so that no two workers give out the same ids.
-_REQUEST_IDS = random.Random()
-os.register_at_fork(after_in_child=_REQUEST_IDS.seed)
-
-
 def new_request_id() -> str:
-    # A correlation id, not a secret: 128 bits from a per-process generator seeded from the OS are unique
-    # enough, and spare every request the system call behind ``secrets``.
-    return f"{_REQUEST_IDS.getrandbits(128):032x}"
+    # A correlation id, not a secret: 128 bits from the per-process generator (seeded from the OS, reseeded in
+    # forked children) are unique enough, and spare every request the system call behind ``secrets``.
+    return f"{random.getrandbits(128):032x}"
 
 
 def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:

@@ -6,13 +6,13 @@ Checks and their expected statuses come from schemathesis.toml, shared with `st 
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import schemathesis
 from schemathesis.config import HttpBearerAuthConfig
@@ -22,7 +22,9 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from tasks_api.app import create_app
 from tasks_api.migrations import upgrade_to_head
 from tasks_api.settings import Settings
+from tasks_api.specification import load_specification
 from tasks_api.tokens import TokenSettings
+from tasks_api.user_ids import with_user_ids
 from tests.openapi import schemathesis_hooks  # noqa: F401 (registers the hostile-header hooks)
 from tests.support import BACKENDS, MEASUREMENTS, better_auth_id, fresh_database, new_user, reproducible
 from tests.tokens import SECRET, hs256
@@ -35,13 +37,12 @@ FUZZ = reproducible(max_examples=250)
 TARGETS = [*BACKENDS, "postgresql+jwt", "sqlite+opaque"]
 TOKEN_USER = str(uuid.uuid4())
 CONFIGURED_AUTHORIZATION = f"Bearer {hs256(TOKEN_USER, ttl=3600)}"
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_OPAQUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._|:@-]{0,127}")
 
 
-def _accepted_user_id(user_id: Any, opaque: bool) -> bool:
-    """Whether the API takes ``user_id`` on the path (the spec's ``UserId`` in its mode)."""
-    return isinstance(user_id, str) and bool((_OPAQUE if opaque else _UUID).fullmatch(user_id))
+def _user_ids(mode: str) -> jsonschema.Validator:
+    """The spec's ``UserId`` as served in ``mode``: which ids the API takes on the path."""
+    schema = with_user_ids(load_specification(), mode)["components"]["schemas"]["UserId"]
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 @pytest.fixture(scope="session", params=TARGETS)
@@ -91,6 +92,7 @@ def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> No
 
     authenticated = "jwt" in backend.split("+")
     opaque = "opaque" in backend.split("+")
+    accepted = _user_ids("opaque" if opaque else "uuid")
 
     class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
@@ -111,7 +113,7 @@ def test_stateful_workflows_honour_the_contract(api_schema: OpenApiSchema) -> No
                 path["user_id"] = self.token_user
                 if case.headers is not None and case.headers.get("Authorization") == CONFIGURED_AUTHORIZATION:
                     case.headers["Authorization"] = self.authorization
-            elif path["user_id"] not in self.users.values() and _accepted_user_id(path["user_id"], opaque):
+            elif path["user_id"] not in self.users.values() and accepted.is_valid(path["user_id"]):
                 path["user_id"] = self.users.setdefault(path["user_id"], better_auth_id() if opaque else new_user())
 
         def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from tasks_api.app import create_app
 from tasks_api.problems import ProblemResponses, error_codes, other_error_codes
-from tasks_api.request_context import CUT_OFF_DETAIL, AccessLog, RequestContext, new_request_id
+from tasks_api.request_context import CUT_OFF_DETAIL, AccessLog, RequestContext
 from tasks_api.routes import RouteTable
 from tasks_api.settings import Settings
 from tasks_api.specification import load_specification
@@ -140,26 +139,3 @@ def test_a_request_cut_off_before_its_answer_is_answered_503_problem_with_its_id
 def test_a_request_cut_off_after_its_answer_began_is_left_to_end() -> None:
     with pytest.raises(asyncio.CancelledError):
         _cut_off(answered_first=True)
-
-
-def test_a_request_id_leaves_the_shared_random_generator_alone() -> None:
-    # Hypothesis-driven tests of the app warn when a request moves the random module's generator.
-    state = random.getstate()
-    new_request_id()
-    assert random.getstate() == state
-
-
-def test_forked_workers_give_out_different_request_ids() -> None:
-    reader, writer = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.write(writer, new_request_id().encode())
-        os._exit(0)
-    os.close(writer)
-    try:
-        childs_id = os.read(reader, 64).decode()
-    finally:
-        os.close(reader)
-        os.waitpid(child, 0)
-
-    assert childs_id != new_request_id()

@@ -52,6 +52,12 @@ def _usable(jwk: object) -> PublishedKey | None:
     # PyJWT looks a non-string "alg" up in a dict (a TypeError), and would use a private key as it is.
     if not isinstance(jwk.get("alg", ""), str) or not _SECRET_MEMBERS.isdisjoint(jwk):
         return None
+    # A key published for encryption only (RFC 7517, 4.2 and 4.3) must not verify signatures.
+    key_ops = jwk.get("key_ops")
+    if jwk.get("use", "sig") != "sig" or (
+        key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops)
+    ):
+        return None
     try:
         key = jwt.PyJWK(jwk)
     except jwt.PyJWTError:

@@ -329,6 +329,37 @@ def test_members_that_are_not_usable_keys_are_skipped(server: JWKSServer) -> Non
     assert isinstance(refused, TokenRejected)
 
 
+@pytest.mark.parametrize(
+    "published_for",
+    [{"use": "enc"}, {"key_ops": ["encrypt"]}, {"key_ops": "verify"}],
+    ids=["use", "key-ops", "bad-ops"],
+)
+def test_a_key_not_published_for_verifying_signatures_verifies_nothing(
+    server: JWKSServer, published_for: dict[str, Any]
+) -> None:
+    usable = SigningKey.new("EdDSA", kid="usable")
+    encrypting = SigningKey.new("EdDSA", kid="encrypting")
+    verifying = SigningKey.new("EdDSA", kid="verifying")
+    server.body = json.dumps(
+        {
+            "keys": [
+                usable.jwk(),
+                {**encrypting.jwk(), **published_for},
+                {**verifying.jwk(), "use": "sig", "key_ops": ["verify"]},
+            ]
+        }
+    ).encode()
+
+    async def scenario() -> list[Any]:
+        async with jwks_verifier(server.url) as verifier:
+            return [await outcome(verifier.claims(key.sign(claims(USER)))) for key in (usable, encrypting, verifying)]
+
+    verified, refused, also_verified = run(scenario())
+
+    assert verified["sub"] == USER == also_verified["sub"]
+    assert isinstance(refused, TokenRejected)
+
+
 def test_an_unforeseen_error_reading_the_answer_only_makes_keys_unavailable(
     server: JWKSServer, key: SigningKey, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

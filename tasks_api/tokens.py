@@ -132,7 +132,7 @@ class TokenVerifier:
                 leeway=self._settings.leeway,
             )
         except jwt.ExpiredSignatureError:
-            raise TokenRejected("The token has expired", expired=True) from None
+            raise self._expired(token, key, algorithm) from None
         except jwt.ImmatureSignatureError:
             raise TokenRejected("The token is not valid yet") from None
         except jwt.MissingRequiredClaimError as missing:
@@ -144,6 +144,18 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             raise TokenRejected("The token is invalid") from None
         return claims
+
+    def _expired(self, token: str, key: Any, algorithm: str) -> TokenRejected:
+        """Why PyJWT found a validly signed token expired: it takes an ``exp`` of ``true`` for 1, long past, and
+        such a token is not expired but malformed."""
+        try:
+            claims = jwt.decode(token, key, algorithms=[algorithm], options={**self._options, "verify_exp": False})
+            _expiry(claims)
+        except TokenRejected as malformed:
+            return malformed
+        except jwt.InvalidTokenError:
+            pass
+        return TokenRejected("The token has expired", expired=True)
 
 
 def _expiry(claims: dict[str, Any]) -> float:

@@ -46,6 +46,18 @@ _over_capacity = ThrottledWarning(
     logger, "answered 503 to a connection over %d open on this worker (TASKS_API_MAX_CONNECTIONS)"
 )
 _head_too_large = ThrottledWarning(logger, f"answered 431 to a request head over {HEAD_LIMIT} bytes")
+_invalid_request = ThrottledWarning(logger, "answered 400 to a request that is not valid HTTP/1.1")
+
+# uvicorn's own line for each request it cannot parse, which a client can send at will; said throttled instead.
+_UVICORN_INVALID_REQUEST = "Invalid HTTP request received."
+
+
+class _WithoutInvalidRequestLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != _UVICORN_INVALID_REQUEST
+
+
+_WITHOUT_INVALID_REQUEST_LINES = _WithoutInvalidRequestLines()
 
 
 class ServerAnswers:
@@ -134,6 +146,7 @@ class ServerProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        self.logger.addFilter(_WITHOUT_INVALID_REQUEST_LINES)  # once: the logger is uvicorn's, the filter one
         self.app = _AnswersFailures(self.app)
         self._limits = self.limits or _limits_from_environment()
         # Bytes the current head may still take; None between a head's end and the next one's start.
@@ -217,6 +230,7 @@ class ServerProtocol(HttpToolsProtocol):
         return request_line + sum(len(name) + len(value) + 4 for name, value in self.headers) + 2
 
     def send_400_response(self, msg: str) -> None:
+        _invalid_request()
         self._refuse(400, "The request is not valid HTTP/1.1")
 
     def _head_timed_out(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -112,6 +113,23 @@ def test_a_request_uvicorn_cannot_parse_is_a_400_problem(address: tuple[str, int
     request = b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 1x\r\n\r\n"
 
     _answer_then_close(address, request).problem(400, "VALIDATION_ERROR")
+
+
+def test_requests_uvicorn_cannot_parse_are_logged_throttled(
+    address: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    uvicorn_log = logging.getLogger("uvicorn.error")  # configured by uvicorn not to reach the root logger
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):
+                _answer_then_close(address, b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 1x\r\n\r\n")
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+
+    lines = [record.getMessage() for record in caplog.records]
+    assert not any("Invalid HTTP request received" in line for line in lines)
+    assert len([line for line in lines if "not valid HTTP/1.1" in line]) <= 1
 
 
 def test_a_body_uvicorn_cannot_parse_is_a_400_problem_while_the_app_waits_for_it(address: tuple[str, int]) -> None:

@@ -129,9 +129,7 @@ def _tokens() -> tuple[TokenSettings | None, bool]:
             f" TASKS_API_AUTH_JWT_SECRET, or {_AUTH_MODE}=none (alone) to serve without authentication"
         )
     jwks_url, secret = (_auth_text(name) for name in _KEY_SOURCES)
-    jwks_refresh = _number("TASKS_API_AUTH_JWKS_REFRESH", 300.0)
-    if not jwks_refresh > 0:
-        raise ConfigurationError(f"TASKS_API_AUTH_JWKS_REFRESH is {jwks_refresh:g}: give the seconds between fetches")
+    jwks_refresh = _positive("TASKS_API_AUTH_JWKS_REFRESH", 300.0)
     try:
         tokens = TokenSettings(
             jwks_url=jwks_url,

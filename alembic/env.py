@@ -40,9 +40,10 @@ def _serialise_sqlite(engine: Engine) -> None:
 
 
 def _in_models(schema_object: object, name: str | None, type_: str, reflected: bool, compare_to: object | None) -> bool:
-    """What autogenerate compares: the models mirror what both databases have, and SQLite's stored documents
-    (migration 0003) are SQLite's alone."""
-    return not (type_ == "column" and name == "document" and reflected and compare_to is None)
+    """What autogenerate compares: the models mirror what both databases have; SQLite's stored documents
+    (migration 0003) and its change counter (0006) are SQLite's alone."""
+    sqlite_only = (type_ == "column" and name == "document") or (type_ == "table" and name == "change_clock")
+    return not (sqlite_only and reflected and compare_to is None)
 
 
 def _run(connection: Connection) -> None:

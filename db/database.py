@@ -76,6 +76,17 @@ class UnitOfWork(ABC):
     async def execute(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> int:
         """Runs a statement that returns no rows; how many rows it changed."""
 
+    async def write_then_record(
+        self, write: Executable, record: Executable, params: dict[str, Any], *, alone: bool = False
+    ) -> Any | None:
+        """The first row ``write`` returns (None if it changed nothing); if it changed a row, ``record`` runs
+        after it, atomically with it. Here both in the unit's transaction; a backend that can run them as one
+        step ``alone`` (as ``alone`` says of one statement) does so when asked."""
+        row = await self.fetch_one(write, params)
+        if row is not None:
+            await self.execute(record, params)
+        return row
+
 
 class Database(Protocol):
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:

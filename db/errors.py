@@ -43,3 +43,14 @@ class OutcomeUnknown(Exception):
     Raised from the error that ended it; unlike an unavailable database (nothing was changed), a retry of the
     same write may apply it twice.
     """
+
+
+def is_key_conflict(error: BaseException) -> bool:
+    """Whether a write failed on a primary key or unique constraint: a keyed write's on its key
+    (``db.idempotency``), the one a write can meet."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return getattr(error, "sqlite_errorcode", None) in (
+            sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
+            sqlite3.SQLITE_CONSTRAINT_UNIQUE,
+        )
+    return isinstance(error, psycopg.errors.UniqueViolation)

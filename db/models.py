@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -87,6 +89,9 @@ class Task(Base):
     priority: Mapped[int] = mapped_column(SmallInteger, server_default=text(str(PRIORITY_RANKS["Medium"])))
     tags: Mapped[list[str]] = mapped_column(TAGS_TYPE)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the task's last write stands in its user's changes feed (db.changes; migration 0006 says how each
+    # database sets it).
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 # One index per list sort, each ending in id so the order is total (see migrations 0002, 0004 and 0005), each
@@ -96,6 +101,8 @@ Index("idx_task_user_updated", Task.user_id, Task.updated_at.desc(), Task.id.des
 Index("idx_task_user_title", Task.user_id, Task.title, Task.id)
 Index("idx_task_user_completed_created", Task.user_id, Task.is_completed, Task.created_at.desc(), Task.id.desc())
 Index("idx_task_user_priority", Task.user_id, Task.priority, Task.created_at, Task.id)
+# The changes feed, in its order.
+Index("idx_task_user_change", Task.user_id, Task.change_seq, Task.id)
 # Only the tasks with a due date: those without one follow them in the order of idx_task_user_created (db.tasks),
 # and a task created without one, as most are, writes no entry here (an index on every task for each direction
 # cost 6-10% of a create). It also holds what the count of overdue tasks reads: the metrics read no task.
@@ -140,3 +147,47 @@ class TaskCount(Base):
     high: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     medium: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     low: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class TaskTombstone(Base):
+    """A deleted task, in its user's changes feed until it is purged (``TASKS_API_TOMBSTONE_DAYS``); written by a
+    trigger on ``tasks``."""
+
+    __tablename__ = "task_tombstones"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "change_seq", "task_id"),)
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX_LENGTH))
+    change_seq: Mapped[int] = mapped_column(BigInteger)
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# What the purge reads (db.housekeeping).
+Index("idx_task_tombstones_deleted_at", TaskTombstone.deleted_at)
+
+# The longest Idempotency-Key a client may send (the spec's).
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class IdempotencyKey(Base):
+    """The answer to a write sent with an ``Idempotency-Key``, kept for its retries (db.idempotency).
+
+    What the answer's headers are made of is kept rather than the headers: the ETag is the version, the
+    ``Location`` of a created task the request's path and ``task_id``; a problem's body is rendered again from
+    its status, as it was the first time.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX_LENGTH), primary_key=True)
+    key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX_LENGTH), primary_key=True)
+    # A digest of the request's method, path and body: a retry must be the same request.
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    body: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+Index("idx_idempotency_keys_created_at", IdempotencyKey.created_at)

@@ -97,6 +97,25 @@ def _end(connection: sqlite3.Connection, commit: bool) -> None:
         connection.execute("COMMIT" if commit else "ROLLBACK")
 
 
+def _run_then_record(
+    connection: sqlite3.Connection, sql: str, params: dict[str, Any], record: str, record_params: dict[str, Any]
+) -> tuple[Rows, int]:
+    """``sql``, then, if it returned a row, ``record``: one savepoint, so that neither stays without the other,
+    in a group's transaction or (a savepoint outside one begins and ends its own) alone."""
+    connection.execute("SAVEPOINT recorded")
+    try:
+        rows, changed = _run(connection, sql, params)
+        if rows:
+            connection.execute(record, record_params)
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK TO recorded")
+            connection.execute("RELEASE recorded")
+        raise
+    connection.execute("RELEASE recorded")
+    return rows, changed
+
+
 def _begin_and_run(connection: sqlite3.Connection, sql: str, params: dict[str, Any]) -> tuple[Rows, int]:
     # IMMEDIATE takes the write lock now, so that no other process's write can overtake the snapshot of a
     # transaction that reads before it writes.
@@ -276,6 +295,27 @@ class _SQLiteUnitOfWork(UnitOfWork):
 
     async def fetch_one(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Any | None:
         rows, _ = await self._execute(statement, params, alone)
+        return rows[0] if rows else None
+
+    async def write_then_record(
+        self, write: Executable, record: Executable, params: dict[str, Any], *, alone: bool = False
+    ) -> Any | None:
+        if not (alone and self._transaction_open is None):
+            return await super().write_then_record(write, record, params)
+        self._transaction_open = False
+        (sql, constants, _), (record_sql, record_constants, _) = _compile(write), _compile(record)
+        values = {name: _stored(value) for name, value in params.items()}
+        run = functools.partial(
+            _run_then_record,
+            sql=sql,
+            params={**constants, **values},
+            record=record_sql,
+            record_params={**record_constants, **values},
+        )
+        try:
+            rows, _ = await self._database.writer.run(run)
+        except asyncio.CancelledError as cancelled:
+            raise OutcomeUnknown from cancelled
         return rows[0] if rows else None
 
     async def fetch_all(self, statement: Executable, params: dict[str, Any], *, alone: bool = False) -> Sequence[Any]:

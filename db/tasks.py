@@ -19,18 +19,22 @@ from typing import Any, NamedTuple, NoReturn
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     ColumnElement,
     Integer,
     Select,
+    Text,
     any_,
     bindparam,
     case,
+    cast,
     delete,
     exists,
     false,
     func,
     insert,
+    literal,
     literal_column,
     not_,
     or_,
@@ -46,8 +50,10 @@ from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.sql.selectable import Subquery
 
+from db import idempotency
 from db.database import UnitOfWork
 from db.documents import (
+    SQLITE_STORED_DOCUMENT,
     SQLITE_STORED_DOCUMENT_BYTES,
     TASK_FIELDS,
     last_task,
@@ -59,7 +65,8 @@ from db.documents import (
     task_document,
     task_json,
 )
-from db.models import PRIORITY_RANKS, Task, TaskCount, TaskTag
+from db.errors import is_key_conflict
+from db.models import PRIORITY_RANKS, IdempotencyKey, Task, TaskCount, TaskTag
 
 
 class TaskNotFound(Exception):
@@ -199,40 +206,107 @@ _SET_FIELDS: dict[str, Any] = {
     "due_at": bindparam("new_due_at"),
 }
 _EXISTS = select(Task.id).where(*_OWNED)
-_INSERT = insert(Task).values(
-    id=bindparam("new_id"),
-    user_id=bindparam("owner"),
-    is_completed=false(),
-    created_at=bindparam("now"),
-    updated_at=bindparam("now"),
-    version=1,
-    **_SET_FIELDS,
-)
+# Typed: the keyed create selects them, where nothing else gives PostgreSQL their types.
+_CREATED_VALUES: dict[str, Any] = {
+    "id": bindparam("new_id", type_=Task.id.type),
+    "user_id": bindparam("owner", type_=Task.user_id.type),
+    "is_completed": false(),
+    "created_at": bindparam("now", type_=Task.created_at.type),
+    "updated_at": bindparam("now", type_=Task.updated_at.type),
+    "version": literal(1, Integer),
+    **{name: bindparam(value.key, type_=getattr(Task, name).type) for name, value in _SET_FIELDS.items()},
+}
+_INSERT = insert(Task).values(**_CREATED_VALUES)
 
 
-def _statements(read: tuple[Any, ...], written: tuple[Any, ...], at_version: ColumnElement[bool]) -> dict[str, Any]:
-    """Every single-task statement of one dialect: a read answers ``read``, a write returns ``written``."""
-    replace = update(Task).where(*_OWNED).values(is_completed=bindparam("new_is_completed"), **_SET_FIELDS, **_BUMP)
-    toggle = update(Task).where(*_OWNED).values(is_completed=not_(Task.is_completed), **_BUMP)
-    return {
-        "get": select(*read).where(*_OWNED),
-        "replace": replace.returning(*written),
-        "replace if": replace.where(at_version).returning(*written),
-        "toggle": toggle.returning(*written),
-        "toggle if": toggle.where(at_version).returning(*written),
-        "delete": delete(Task).where(*_OWNED),
-        "delete if": delete(Task).where(*_OWNED, at_version),
-    }
+# Where a write puts its task in the changes feed (db.changes): on PostgreSQL the writing transaction's id, also
+# the column's default for an INSERT; on SQLite triggers count writes (migration 0006).
+_CHANGE_STAMP: dict[str, dict[str, Any]] = {
+    "postgresql": {"change_seq": cast(cast(func.pg_current_xact_id(), Text), BigInteger)},
+    "sqlite": {},
+}
 
 
+class Keyed(NamedTuple):
+    """A write sent with an Idempotency-Key (``db.idempotency``): the write, returning what the write alone
+    returns, and the INSERT of its answer to run after it (``UnitOfWork.write_then_record``); on PostgreSQL also
+    ``fast``, both in one statement that holds the key, returning what the write alone returns."""
+
+    write: Any
+    record: Any
+    fast: Any | None
+
+
+def _keyed(
+    dialect: str, write: Any, status: int, returned: tuple[Any, ...], document: ColumnElement[Any] | None
+) -> Keyed:
+    """``write`` (already conditioned) with its answer recorded: ``status``, and the task's ``document`` and
+    version unless it is gone."""
+    if document is None:
+        record = idempotency.record_from(idempotency.answer_record(status))
+    else:
+        record = idempotency.record_from(idempotency.answer_record(status, document, Task.version), Task, *_OWNED)
+    fast = None
+    if dialect == "postgresql":
+        written = write.where(idempotency.HOLDS_KEY).returning(*returned).cte("written")
+        if document is None:
+            fast = idempotency.record_from(idempotency.answer_record(status), written)
+            fast = fast.returning(IdempotencyKey.status)
+        else:
+            values = idempotency.answer_record(status, written.c.document, written.c.version)
+            fast = idempotency.record_from(values, written).returning(IdempotencyKey.body, IdempotencyKey.version)
+    return Keyed(write.returning(*returned), record, fast)
+
+
+def _statements(
+    dialect: str, read: tuple[Any, ...], written: tuple[Any, ...], at_version: ColumnElement[bool]
+) -> dict[str, Any]:
+    """Every single-task statement of one dialect: a read answers ``read``, a write returns ``written``; each
+    write also ``keyed`` (``Keyed``)."""
+    stamp = {**_BUMP, **_CHANGE_STAMP[dialect]}
+    replace = update(Task).where(*_OWNED).values(is_completed=bindparam("new_is_completed"), **_SET_FIELDS, **stamp)
+    toggle = update(Task).where(*_OWNED).values(is_completed=not_(Task.is_completed), **stamp)
+    remove = delete(Task).where(*_OWNED)
+    document = _STORED_DOCUMENT[dialect]
+    statements: dict[str, Any] = {"get": select(*read).where(*_OWNED)}
+    for suffix, condition in (("", ()), (" if", (at_version,))):
+        statements["replace" + suffix] = replace.where(*condition).returning(*written)
+        statements["toggle" + suffix] = toggle.where(*condition).returning(*written)
+        statements["delete" + suffix] = remove.where(*condition)
+        statements["replace keyed" + suffix] = _keyed(dialect, replace.where(*condition), 200, written, document)
+        statements["toggle keyed" + suffix] = _keyed(dialect, toggle.where(*condition), 200, written, document)
+        statements["delete keyed" + suffix] = _keyed(dialect, remove.where(*condition), 204, (Task.id,), None)
+    return statements
+
+
+def _keyed_create(dialect: str) -> Keyed:
+    """The create with its answer recorded: the task's id, and the body it was answered with."""
+    values = idempotency.answer_record(
+        201, bindparam("answer_body", type_=Text), literal(1, Integer), bindparam("new_id", type_=Task.id.type)
+    )
+    fast = None
+    if dialect == "postgresql":
+        # The answer first, if the key can be held: the task is inserted only from the answer's row.
+        claimed = idempotency.record_from(values, None, idempotency.HOLDS_KEY).returning(IdempotencyKey.task_id)
+        source = claimed.cte("claimed")
+        created = select(*(value.label(name) for name, value in _CREATED_VALUES.items())).select_from(source)
+        fast = insert(Task).from_select(list(_CREATED_VALUES), created).returning(Task.id)
+    return Keyed(_INSERT.returning(Task.id), idempotency.record_from(values), fast)
+
+
+KEYED_CREATE = {dialect: _keyed_create(dialect) for dialect in ("postgresql", "sqlite")}
 _POSTGRESQL_DOCUMENT = (postgresql_task_document().label("document"), Task.version)
+# A task's document as a statement reading it finds it: rendered by PostgreSQL, stored on SQLite.
+_STORED_DOCUMENT = {"postgresql": _POSTGRESQL_DOCUMENT[0], "sqlite": SQLITE_STORED_DOCUMENT}
 STATEMENTS = {
-    "postgresql": _statements(_POSTGRESQL_DOCUMENT, _POSTGRESQL_DOCUMENT, _AT_VERSION["postgresql"]),
+    "postgresql": _statements("postgresql", _POSTGRESQL_DOCUMENT, _POSTGRESQL_DOCUMENT, _AT_VERSION["postgresql"]),
     # A write's RETURNING sees its row before SQLite's triggers render the document (db.documents).
     "sqlite": _statements(
-        (SQLITE_STORED_DOCUMENT_BYTES, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]
+        "sqlite", (SQLITE_STORED_DOCUMENT_BYTES, Task.version), (*TASK_FIELDS, Task.version), _AT_VERSION["sqlite"]
     ),
 }
+
+
 # What a statement answers with on SQLite: the stored document, or the written row to render.
 _RENDERED_FROM_ROW = {"replace", "toggle"}
 
@@ -247,16 +321,45 @@ def _statement(
 
 
 async def _single(
-    work: UnitOfWork, name: str, params: dict[str, Any], versions: Collection[int] | None = None
+    work: UnitOfWork,
+    name: str,
+    params: dict[str, Any],
+    versions: Collection[int] | None = None,
+    claim: idempotency.Claim | None = None,
 ) -> VersionedTask:
-    statement, params = _statement(work, name, versions, params)
-    row = await work.fetch_one(statement, params, alone=True)
-    if row is None:
-        await _explain_missing_row(work, params)
+    if claim is None:
+        statement, params = _statement(work, name, versions, params)
+        row = await work.fetch_one(statement, params, alone=True)
+        if row is None:
+            await _explain_missing_row(work, params)
+    else:
+        keyed, params = _statement(work, f"{name} keyed", versions, params)
+        row = await _keyed_write(work, keyed, params, claim)
     if work.dialect == "sqlite" and name in _RENDERED_FROM_ROW:
         return VersionedTask(stored_task_json(row), row[-1])
     document, version = row
     return VersionedTask(document.encode() if isinstance(document, str) else document, version)
+
+
+async def _keyed_write(work: UnitOfWork, keyed: Keyed, params: dict[str, Any], claim: idempotency.Claim) -> Any:
+    """The first row the write returns, its answer recorded under ``claim`` (``db.idempotency``); or it raises
+    what the key's recorded answer says, or why the task did not match."""
+    params = {**params, **claim.params(params["owner"])}
+    try:
+        if keyed.fast is not None:
+            row = await work.fetch_one(keyed.fast, params, alone=True)
+        else:
+            row = await work.write_then_record(keyed.write, keyed.record, params, alone=True)
+    except Exception as error:
+        if not is_key_conflict(error):
+            raise
+        row = None
+    if row is None:
+        await idempotency.hold_or_replay(work, claim, params)
+        row = await work.write_then_record(keyed.write, keyed.record, params)
+        if row is None:
+            await _explain_missing_row(work, params)
+    return row
 
 
 async def _explain_missing_row(work: UnitOfWork, params: dict[str, Any]) -> NoReturn:
@@ -494,13 +597,14 @@ async def list_tasks(work: UnitOfWork, user_id: str, query: ListQuery) -> Page:
 # ---- single tasks ----------------------------------------------------------------------------------------
 
 
-async def create_task(work: UnitOfWork, user_id: str, fields: TaskFields) -> tuple[uuid.UUID, VersionedTask]:
-    """The new task's id and the task."""
+async def create_task(
+    work: UnitOfWork, user_id: str, fields: TaskFields, claim: idempotency.Claim | None = None
+) -> tuple[uuid.UUID, VersionedTask]:
+    """The new task's id and the task; with ``claim``, its answer recorded under the key (``db.idempotency``)."""
     now = datetime.now(UTC)
     task_id = uuid.uuid4()
     params = {"new_id": task_id, "owner": user_id, "now": now, **fields.params()}
-    await work.execute(_INSERT, params, alone=True)
-    # The row is exactly what was inserted, so it is rendered without being read back.
+    # The row is exactly what is inserted, so it is rendered without being read back.
     created = {
         "id": task_id,
         "title": fields.title,
@@ -513,7 +617,12 @@ async def create_task(work: UnitOfWork, user_id: str, fields: TaskFields) -> tup
         "tags": params["new_tags"],
         "due_at": fields.due_at,
     }
-    return task_id, VersionedTask(task_json(created), 1)
+    answer = VersionedTask(task_json(created), 1)
+    if claim is None:
+        await work.execute(_INSERT, params, alone=True)
+    else:
+        await _keyed_write(work, KEYED_CREATE[work.dialect], {**params, "answer_body": answer.json.decode()}, claim)
+    return task_id, answer
 
 
 async def get_task(work: UnitOfWork, user_id: str, task_id: uuid.UUID) -> VersionedTask:
@@ -528,8 +637,10 @@ async def update_task(
     *,
     is_completed: bool,
     versions: Collection[int] | None = None,
+    claim: idempotency.Claim | None = None,
 ) -> VersionedTask:
-    """Replace the task; with ``versions``, only if it is currently at one of them."""
+    """Replace the task; with ``versions``, only if it is currently at one of them; with ``claim``, its answer
+    recorded under the key."""
     params = {
         "owner": user_id,
         "task": task_id,
@@ -537,19 +648,34 @@ async def update_task(
         "new_is_completed": is_completed,
         **fields.params(),
     }
-    return await _single(work, "replace", params, versions)
+    return await _single(work, "replace", params, versions, claim)
 
 
 async def toggle_task(
-    work: UnitOfWork, user_id: str, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    work: UnitOfWork,
+    user_id: str,
+    task_id: uuid.UUID,
+    *,
+    versions: Collection[int] | None = None,
+    claim: idempotency.Claim | None = None,
 ) -> VersionedTask:
     # The flip happens inside the UPDATE, so concurrent toggles serialise on the row and none is lost.
-    return await _single(work, "toggle", {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}, versions)
+    params = {"owner": user_id, "task": task_id, "now": datetime.now(UTC)}
+    return await _single(work, "toggle", params, versions, claim)
 
 
 async def delete_task(
-    work: UnitOfWork, user_id: str, task_id: uuid.UUID, *, versions: Collection[int] | None = None
+    work: UnitOfWork,
+    user_id: str,
+    task_id: uuid.UUID,
+    *,
+    versions: Collection[int] | None = None,
+    claim: idempotency.Claim | None = None,
 ) -> None:
+    if claim is not None:
+        keyed, params = _statement(work, "delete keyed", versions, {"owner": user_id, "task": task_id})
+        await _keyed_write(work, keyed, params, claim)
+        return
     statement, params = _statement(work, "delete", versions, {"owner": user_id, "task": task_id})
     if await work.execute(statement, params, alone=True) == 0:
         await _explain_missing_row(work, params)

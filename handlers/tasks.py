@@ -15,10 +15,14 @@ from uuid import UUID
 import orjson
 from connexion import request
 from connexion.context import scope
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.responses import Response
 
-from db import tasks
+from db import changes, tasks
 from db.database import Database, UnitOfWork
+from db.idempotency import Claim, Replay
+from idempotency.claims import Claims
+from sync.tokens import SyncTokens, changes_etag
 from tasks_api import rfc3339
 from tasks_api.cursor import CursorCodec
 from tasks_api.etags import etag, if_match_versions, if_none_match_hits
@@ -44,6 +48,12 @@ def _cursors() -> CursorCodec:
     return cursors
 
 
+def _claim(body: Any = None) -> Claim | None:
+    """The request's Idempotency-Key, as the claim its write records its answer under; None without one."""
+    claims: Claims = scope["state"]["claims"]
+    return claims.of(scope, body)
+
+
 def _list_header(name: bytes) -> str | None:
     """A list-valued request header (``name`` in lower case, as ASGI gives header names), its field lines
     joined into one list as RFC 9110, section 5.3 reads them."""
@@ -57,6 +67,26 @@ def _if_match() -> frozenset[int] | None:
 
 def _task_reply(stored: tasks.VersionedTask, status: int = 200, **headers: str) -> Response:
     return Response(stored.json, status, {"ETag": etag(stored.version), **PRIVATE, **headers}, media_type=JSON)
+
+
+def _location(path: str, task_id: UUID) -> str:
+    return quote(f"{path}/{task_id}", safe="/:@")
+
+
+def replayed(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The answer recorded under the request's Idempotency-Key, given again as it was (its retry is the same
+    request, so the same path), marked as replayed: Connexion's error handler for ``Replay``."""
+    assert isinstance(exc, Replay)
+    answer, headers = exc.answer, {"Idempotent-Replayed": "true"}
+    if answer.body is None:
+        return ConnexionResponse(status_code=answer.status, headers=headers)
+    if answer.task_id is not None:
+        headers["Location"] = _location(request.url.path, answer.task_id)
+    assert answer.version is not None
+    headers.update({"ETag": etag(answer.version), **PRIVATE})
+    return ConnexionResponse(
+        status_code=answer.status, mimetype=JSON, content_type=JSON, body=answer.body, headers=headers
+    )
 
 
 # What a body leaves out means what the spec says it means.
@@ -121,15 +151,16 @@ async def list_tasks(
 
 
 async def create_task(user_id: str, body: dict[str, Any]) -> Response:
+    fields, claim = _fields(body, _CREATED_DEFAULTS), _claim(body)
     async with _unit_of_work() as work:
-        task_id, stored = await tasks.create_task(work, canonical_user_id(user_id), _fields(body, _CREATED_DEFAULTS))
-    return _task_reply(stored, 201, Location=quote(f"{request.url.path}/{task_id}", safe="/:@"))
+        task_id, stored = await tasks.create_task(work, canonical_user_id(user_id), fields, claim)
+    return _task_reply(stored, 201, Location=_location(request.url.path, task_id))
 
 
 async def get_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
         stored = await tasks.get_task(work, canonical_user_id(user_id), UUID(task_id))
-    if if_none_match_hits(_list_header(b"if-none-match"), stored.version):
+    if if_none_match_hits(_list_header(b"if-none-match"), str(stored.version)):
         return Response(status_code=304, headers={"ETag": etag(stored.version), **PRIVATE})
     return _task_reply(stored)
 
@@ -143,19 +174,21 @@ async def update_task(user_id: str, task_id: str, body: dict[str, Any]) -> Respo
             _fields(body, _REPLACED_DEFAULTS),
             is_completed=body["is_completed"],
             versions=_if_match(),
+            claim=_claim(body),
         )
     return _task_reply(stored)
 
 
 async def delete_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
-        await tasks.delete_task(work, canonical_user_id(user_id), UUID(task_id), versions=_if_match())
+        await tasks.delete_task(work, canonical_user_id(user_id), UUID(task_id), versions=_if_match(), claim=_claim())
     return Response(status_code=204)
 
 
 async def toggle_task(user_id: str, task_id: str) -> Response:
     async with _unit_of_work() as work:
-        stored = await tasks.toggle_task(work, canonical_user_id(user_id), UUID(task_id), versions=_if_match())
+        owner, versions, claim = canonical_user_id(user_id), _if_match(), _claim()
+        stored = await tasks.toggle_task(work, owner, UUID(task_id), versions=versions, claim=claim)
     return _task_reply(stored)
 
 
@@ -163,3 +196,24 @@ async def get_task_metrics(user_id: str) -> Response:
     async with _unit_of_work() as work:
         metrics = await tasks.task_metrics(work, canonical_user_id(user_id))
     return Response(metrics, 200, PRIVATE, media_type=JSON)
+
+
+async def list_task_changes(user_id: str, limit: int, since: str | None = None) -> Response:
+    owner = canonical_user_id(user_id)
+    sync_tokens: SyncTokens = scope["state"]["sync_tokens"]
+    floor, start = sync_tokens.decode(since, owner) if since is not None else (None, None)
+    async with _unit_of_work() as work:
+        page = await changes.read_changes(work, owner, start, floor, limit)
+    # A copy begun by this read is missing no deletion from this read's horizon on.
+    floor = page.horizon if floor is None else floor
+    opaque = changes_etag(owner, start, floor, page.next, page.has_more)
+    headers = {"ETag": etag(opaque), **PRIVATE}
+    if if_none_match_hits(_list_header(b"if-none-match"), opaque):
+        return Response(status_code=304, headers=headers)
+    next_since = sync_tokens.encode(owner, floor, page.next)
+    body = b'{"changes":%b,"next_since":"%b","has_more":%b}' % (
+        page.changes_json,
+        next_since.encode(),
+        b"true" if page.has_more else b"false",
+    )
+    return Response(body, 200, headers, media_type=JSON)

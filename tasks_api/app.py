@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 from connexion import AsyncApp
@@ -16,6 +18,9 @@ from connexion.middleware.lifespan import Lifespan
 from starlette.middleware.cors import CORSMiddleware
 
 from db.backends import open_database
+from idempotency.claims import Claims
+from sync.retention import purge_periodically
+from sync.tokens import SyncTokens
 from tasks_api.auth import SECURITY_MAP, VERIFIER, OwnerParameterValidator, unauthenticated, without_authentication
 from tasks_api.body_limit import BodySizeLimit
 from tasks_api.cursor import CursorCodec
@@ -36,8 +41,15 @@ from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 logger = logging.getLogger(__name__)
 
 # What a browser on an allowed origin may send and read: the headers the contract uses.
-CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID")
-CORS_RESPONSE_HEADERS = ("ETag", "Location", "X-Request-ID", "Retry-After")
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    "X-Request-ID",
+)
+CORS_RESPONSE_HEADERS = ("ETag", "Idempotent-Replayed", "Location", "X-Request-ID", "Retry-After")
 
 
 def connexion_app(
@@ -86,8 +98,22 @@ def create_app(
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         database = open_database(settings.database_url, settings.pool)
         await database.open()
+        purging = asyncio.create_task(
+            purge_periodically(
+                database,
+                timedelta(seconds=settings.idempotency_ttl),
+                timedelta(days=settings.tombstone_days),
+                settings.purge_interval,
+            )
+        )
         try:
-            state = {"database": database, "cursors": CursorCodec(settings.cursor_secret), "schema_head": schema_head()}
+            state = {
+                "database": database,
+                "cursors": CursorCodec(settings.cursor_secret),
+                "claims": Claims(timedelta(seconds=settings.idempotency_ttl)),
+                "sync_tokens": SyncTokens(settings.cursor_secret, settings.tombstone_days),
+                "schema_head": schema_head(),
+            }
             if freeze_after_startup:
                 # What start-up built (the spec, the operations, their validators) lives as long as the process;
                 # frozen, the collector no longer walks it on every full collection. Measured with wrk at 32
@@ -100,6 +126,9 @@ def create_app(
             async with TokenVerification(tokens) as verifier:
                 yield {**state, VERIFIER: verifier}
         finally:
+            purging.cancel()
+            with suppress(asyncio.CancelledError):
+                await purging
             await database.dispose()
 
     specification = with_user_ids(load_specification(), settings.user_ids)

@@ -10,7 +10,10 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from db.errors import UNAVAILABLE_ERRORS, OutcomeUnknown, is_unavailable
+from db.idempotency import KeyInProgress, KeyReused, Replay
 from db.tasks import PreconditionFailed, TaskNotFound
+from handlers.tasks import replayed
+from sync.tokens import SyncExpired
 from tasks_api.problems import ApiProblem, ProblemResponses
 from tasks_api.routes import RouteTable
 
@@ -25,6 +28,10 @@ OUTCOME_UNKNOWN_DETAIL = (
 )
 
 
+# A keyed write still running is one statement away from done.
+KEY_IN_PROGRESS_RETRY_AFTER = "1"
+
+
 class _ErrorHandlers:
     def __init__(self, problems: ProblemResponses, routes: RouteTable) -> None:
         self.problem = problems
@@ -35,6 +42,26 @@ class _ErrorHandlers:
 
     def precondition_failed(self, _request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
         return self.problem(412, "The task has changed since the ETag given in If-Match; nothing was changed")
+
+    def key_reused(self, _request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+        return self.problem(
+            422,
+            "This Idempotency-Key was used for another request; nothing was changed. Send a new key for a new write",
+            code="IDEMPOTENCY_KEY_REUSED",
+        )
+
+    def key_in_progress(self, _request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+        return self.problem(
+            409,
+            "A request with this Idempotency-Key is still running; retry to get its answer",
+            headers={"Retry-After": KEY_IN_PROGRESS_RETRY_AFTER},
+        )
+
+    def sync_expired(self, _request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+        return self.problem(
+            410,
+            "This sync token is older than deletions are kept; sync again without since, and replace the local copy",
+        )
 
     def problem_exception(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, ProblemException)
@@ -76,6 +103,10 @@ def register_error_handlers(app: AsyncApp, problems: ProblemResponses, routes: R
     handlers = _ErrorHandlers(problems, routes)
     app.add_error_handler(TaskNotFound, handlers.task_not_found)
     app.add_error_handler(PreconditionFailed, handlers.precondition_failed)
+    app.add_error_handler(Replay, replayed)
+    app.add_error_handler(KeyReused, handlers.key_reused)
+    app.add_error_handler(KeyInProgress, handlers.key_in_progress)
+    app.add_error_handler(SyncExpired, handlers.sync_expired)
     app.add_error_handler(ProblemException, handlers.problem_exception)
     app.add_error_handler(HTTPException, handlers.http_exception)
     app.add_error_handler(OutcomeUnknown, handlers.outcome_unknown)

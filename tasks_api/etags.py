@@ -8,7 +8,7 @@ _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
 _MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer; a larger number is no version of ours
 
 
-def etag(version: int) -> str:
+def etag(version: int | str) -> str:
     return f'"{version}"'
 
 
@@ -29,10 +29,11 @@ def if_match_versions(header: str | None) -> frozenset[int] | None:
     return frozenset(version for version in versions if version <= _MAX_VERSION)
 
 
-def if_none_match_hits(header: str | None, version: int) -> bool:
-    """Whether a GET should answer 304 (the weak comparison applies)."""
+def if_none_match_hits(header: str | None, opaque: str) -> bool:
+    """Whether a GET whose answer's entity tag is ``"<opaque>"`` should answer 304 (the weak comparison
+    applies)."""
     if header is None:
         return False
     if header.strip() == "*":
         return True
-    return any(value == str(version) for _weak, value in _tags(header))
+    return any(value == opaque for _weak, value in _tags(header))

@@ -240,6 +240,12 @@ class Settings:
     # Which user ids the API takes: "uuid", or "opaque" for an identity provider's own (tasks_api.user_ids).
     user_ids: str = "uuid"
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    # Seconds an answer is kept for retries with its Idempotency-Key.
+    idempotency_ttl: float = 24 * 3600.0
+    # Days a deleted task stays in the changes feed; a sync token older than that is refused (410).
+    tombstone_days: float = 30.0
+    # Seconds between purges of expired answers and deletions, by every instance.
+    purge_interval: float = 300.0
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -294,4 +300,7 @@ class Settings:
             migration_database_url=_database_url("MIGRATION_DATABASE_URL"),
             user_ids=_user_ids(),
             connections=ConnectionLimits.from_env(pool),
+            idempotency_ttl=_positive("TASKS_API_IDEMPOTENCY_TTL", 24 * 3600.0),
+            tombstone_days=_positive("TASKS_API_TOMBSTONE_DAYS", 30.0),
+            purge_interval=_positive("TASKS_API_PURGE_INTERVAL", 300.0),
         )

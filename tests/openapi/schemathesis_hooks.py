@@ -8,6 +8,9 @@ any shape (401 where tokens are checked, ignored where not), a conditional heade
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
 from typing import Any
 
 import schemathesis
@@ -19,6 +22,21 @@ _REPLACEMENTS = [
     *(("Authorization", value) for value in AUTHORIZATION),
     *((name, value) for name, values in {**CONDITIONAL, **OTHERS}.items() for value in values),
 ]
+
+
+# The spec's pattern of an Idempotency-Key.
+_VALID_KEY = re.compile(r'[!-~]{1,255}|"[!-~]{1,255}"')
+_KEYS = itertools.count()
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, **kwargs: Any) -> None:
+    """A valid Idempotency-Key made unique, in every phase: generated keys repeat ("0", one-character ones)
+    across requests that differ, and a key reused for another request is a 422 by design. The suite's own tests
+    reuse keys on purpose (tests/handlers/test_idempotency.py)."""
+    key = (case.headers or {}).get("Idempotency-Key")
+    if key is not None and _VALID_KEY.fullmatch(key):
+        case.headers["Idempotency-Key"] = f"fuzz-{os.getpid()}-{next(_KEYS)}"
 
 
 @schemathesis.hook

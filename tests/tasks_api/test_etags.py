@@ -35,4 +35,4 @@ def test_if_match_uses_the_strong_comparison(header: str | None, versions: set[i
     [(None, False), ("*", True), ('"2"', True), ('W/"2"', True), ('"1", "2"', True), ('"1"', False), ("2", False)],
 )
 def test_if_none_match_uses_the_weak_comparison(header: str | None, hits: bool) -> None:
-    assert if_none_match_hits(header, 2) is hits
+    assert if_none_match_hits(header, "2") is hits

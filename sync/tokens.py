@@ -1,0 +1,70 @@
+"""Sync tokens: where a client's copy stands in its changes feed, opaque and signed like list cursors.
+
+A token carries the position the next read starts from, the floor below which deletions are not shown (those
+before the copy began), and when it was issued: one older than the deletions are kept
+(``TASKS_API_TOMBSTONE_DAYS``) may have missed a deletion since purged, and is refused (410) so that the client
+copies everything again. Deletions are purged an hour after that (``sync.retention``), so that a token still
+accepted never needs a purged one, whatever the clocks of the instances say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from typing import Any
+
+from db.changes import Position
+from tasks_api.cursor import CursorCodec
+from tasks_api.problems import ApiProblem
+
+SECONDS_PER_DAY = 86400
+
+
+class SyncExpired(Exception):
+    """A sync token older than the deletions are kept."""
+
+
+def _invalid(message: str) -> ApiProblem:
+    return ApiProblem(400, "Invalid sync token", field_errors=[{"field": "since", "message": message}])
+
+
+class SyncTokens:
+    def __init__(self, secret: bytes, keep_days: float) -> None:
+        # A key of their own: no list cursor is ever a sync token.
+        self._codec = CursorCodec(hashlib.sha256(b"tasks-api sync tokens:" + secret).digest())
+        self._keep_seconds = keep_days * SECONDS_PER_DAY
+
+    def encode(self, owner: str, floor: int, position: Position) -> str:
+        payload = [floor, position.seq, position.task_id.hex, int(position.inclusive), int(time.time())]
+        return self._codec.encode(payload, owner)  # type: ignore[arg-type]
+
+    def decode(self, token: str, owner: str) -> tuple[int, Position]:
+        """The floor and position of a token this service issued to ``owner``; else a 400 problem, or
+        ``SyncExpired``."""
+        try:
+            payload: Any = self._codec.decode(token, owner)
+        except ApiProblem:
+            raise _invalid("is not a sync token this service issued to this user") from None
+        match payload:
+            case (int(floor), int(seq), str(task_id), int(inclusive), int(issued)):
+                pass
+            case _:
+                raise _invalid("is not a sync token this service issued to this user")
+        if issued < time.time() - self._keep_seconds:
+            raise SyncExpired
+        return floor, Position(seq, uuid.UUID(task_id), bool(inclusive))
+
+
+def _position(position: Position) -> str:
+    return f"{position.seq}|{position.task_id.hex}|{int(position.inclusive)}"
+
+
+def changes_etag(owner: str, start: Position | None, floor: int, following: Position, has_more: bool) -> str:
+    """The entity tag of a feed's answer, without quotes: what it holds is decided by where it starts (the token's
+    position and floor, not when the token was issued) and where it ends; and the day, so that a client that
+    polls a quiet feed with ``If-None-Match`` still gets a fresh token once a day, long before its own expires."""
+    begun = "start" if start is None else _position(start)
+    day = int(time.time()) // SECONDS_PER_DAY
+    described = f"{owner}|{begun}|{floor}|{_position(following)}|{has_more}|{day}"
+    return hashlib.sha256(described.encode()).hexdigest()[:32]

@@ -47,6 +47,7 @@ def test_the_task_and_health_operations_are_there() -> None:
         "delete_task",
         "toggle_task",
         "get_task_metrics",
+        "list_task_changes",
         "live",
         "ready",
     }

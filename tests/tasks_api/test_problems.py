@@ -25,6 +25,8 @@ def test_every_status_the_service_answers_with_has_the_code_the_spec_gives_it() 
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
         408: "REQUEST_TIMEOUT",
+        409: "IDEMPOTENCY_KEY_IN_PROGRESS",
+        410: "SYNC_EXPIRED",
         412: "PRECONDITION_FAILED",
         413: "PAYLOAD_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE",
@@ -35,8 +37,11 @@ def test_every_status_the_service_answers_with_has_the_code_the_spec_gives_it() 
     }
 
 
-def test_a_503_may_say_instead_that_a_write_may_have_been_applied() -> None:
-    assert other_error_codes(SPEC) == {503: frozenset({"OUTCOME_UNKNOWN"})}
+def test_a_503_may_say_instead_that_a_write_may_have_been_applied_and_a_422_that_a_key_was_reused() -> None:
+    assert other_error_codes(SPEC) == {
+        503: frozenset({"OUTCOME_UNKNOWN"}),
+        422: frozenset({"IDEMPOTENCY_KEY_REUSED"}),
+    }
 
 
 def test_the_enum_holds_exactly_the_codes_the_responses_carry() -> None:
@@ -115,7 +120,7 @@ def test_a_code_the_spec_does_not_give_the_status_is_answered_as_the_bug_it_is(
     assert "status 404 with error code OUTCOME_UNKNOWN is not in the contract" in caplog.text
 
 
-@pytest.mark.parametrize("status", [406, 409, 501])
+@pytest.mark.parametrize("status", [406, 418, 501])
 def test_a_status_outside_the_contract_is_answered_as_the_bug_it_is(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:

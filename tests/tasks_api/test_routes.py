@@ -21,6 +21,7 @@ ID = "0b6f3c1e-9a55-4a43-8f0e-0d1d4c2f2a6b"
         (f"/api/{ID}/tasks", "GET, POST, HEAD"),
         (f"/api/{ID}/tasks/{ID}", "GET, PUT, DELETE, HEAD"),
         (f"/api/{ID}/tasks/metrics", "GET, HEAD"),
+        (f"/api/{ID}/tasks/changes", "GET, HEAD"),
         (f"/api/{ID}/tasks/{ID}/complete", "PATCH"),
         ("/api/health/live", "GET, HEAD"),
         (f"/api/{ID}/tasks/{ID}/complete/more", None),
@@ -46,4 +47,7 @@ def test_each_operation_has_its_path_template(operation_id: str, template: str |
 
 
 def test_a_fixed_path_that_another_paths_parameter_would_match_shadows_it() -> None:
-    assert [route.template for route in ROUTES.shadowing()] == ["/api/{user_id}/tasks/metrics"]
+    assert sorted(route.template for route in ROUTES.shadowing()) == [
+        "/api/{user_id}/tasks/changes",
+        "/api/{user_id}/tasks/metrics",
+    ]

@@ -273,6 +273,64 @@ describe("error codes", live, () => {
   });
 });
 
+describe("idempotency keys and the changes feed", live, () => {
+  test("a write sent again with its key is done once, and answered again as replayed", async () => {
+    const key = randomUUID();
+    const first = await aliceClient.createTask(alice.id, { title: "once" }, { idempotencyKey: key });
+    const again = await aliceClient.createTask(alice.id, { title: "once" }, { idempotencyKey: key });
+    assert.equal(first.success, true, JSON.stringify(first));
+    assert.equal(first.replayed, undefined);
+    assert.deepEqual(again, { ...first, replayed: true });
+
+    const task = first.data;
+    const toggleKey = randomUUID();
+    for (let copy = 0; copy < 2; copy += 1) {
+      const toggled = await aliceClient.toggleTask(alice.id, task.id, { idempotencyKey: toggleKey });
+      assert.equal(toggled.data.is_completed, true, `copy ${copy}: done once, not undone`);
+    }
+    const reused = await aliceClient.createTask(alice.id, { title: "another" }, { idempotencyKey: key });
+    assert.deepEqual([reused.error.code, reused.error.status], ["IDEMPOTENCY_KEY_REUSED", 422]);
+
+    const deleteKey = randomUUID();
+    const deleted = await aliceClient.deleteTask(alice.id, task.id, { idempotencyKey: deleteKey });
+    assert.deepEqual(deleted, { success: true, data: null });
+    const deletedAgain = await aliceClient.deleteTask(alice.id, task.id, { idempotencyKey: deleteKey });
+    assert.deepEqual(deletedAgain, { success: true, data: null, replayed: true });
+  });
+
+  test("syncTasks: every task to start with, then what changed and what was deleted", async () => {
+    const kept = await created(aliceClient, alice, `sync ${randomUUID()}`);
+    const dropped = await created(aliceClient, alice, `sync ${randomUUID()}`);
+    const start = await aliceClient.syncTasks(alice.id, undefined, { limit: 2 });
+    assert.equal(start.success, true, JSON.stringify(start));
+    const current = [];
+    for await (const task of aliceClient.listAllTasks(alice.id)) current.push(task);
+    assert.deepEqual(
+      start.data.changes.map((change) => change.id).sort(),
+      current.map((task) => task.id).sort(),
+    );
+    assert.ok(start.data.changes.every((change) => !change.deleted));
+    const startedWith = start.data.changes.find((change) => change.id === kept.data.id);
+    assert.deepEqual(startedWith, { id: kept.data.id, deleted: false, task: kept.data });
+
+    const toggled = await aliceClient.toggleTask(alice.id, kept.data.id);
+    assert.equal((await aliceClient.deleteTask(alice.id, dropped.data.id)).success, true);
+    const next = await aliceClient.syncTasks(alice.id, start.data.nextSince, { limit: 1 });
+    assert.equal(next.success, true, JSON.stringify(next));
+    assert.equal(next.data.changes.length, 2, JSON.stringify(next.data.changes));
+    const [changed, deletion] = next.data.changes;
+    assert.deepEqual(changed, { id: kept.data.id, deleted: false, task: toggled.data });
+    assert.deepEqual([deletion.id, deletion.deleted], [dropped.data.id, true]);
+    assert.ok(Date.parse(deletion.deleted_at) >= Date.parse(dropped.data.created_at), deletion.deleted_at);
+
+    const idle = await aliceClient.syncTasks(alice.id, next.data.nextSince);
+    assert.deepEqual(idle.data.changes, []);
+
+    const others = await aliceClient.syncTasks(bob.id);
+    assert.equal(others.error.code, "ACCESS_DENIED");
+  });
+});
+
 // Over a scripted `fetch`: no service needed.
 
 const USER = "7c9e6679-7425-40de-944b-e07fc1f90ae7";

@@ -203,7 +203,7 @@ function transient(sent: Sent | null): boolean {
   return status === 409 && serviceCode(sent.error) === "IDEMPOTENCY_KEY_IN_PROGRESS";
 }
 
-/** `Retry-After` in milliseconds, as delay-seconds or an HTTP date (RFC 9110 10.2.3); undefined if absent or unread. */
+/** `Retry-After` in ms: delay-seconds or an HTTP date (RFC 9110 10.2.3); undefined if absent or malformed. */
 function retryAfter(response: Response | undefined): number | undefined {
   const value = response?.headers.get("Retry-After")?.trim();
   if (!value) return undefined;
@@ -212,7 +212,7 @@ function retryAfter(response: Response | undefined): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-function count(name: string, value: number | undefined, otherwise: number): number {
+function wholeNumber(name: string, value: number | undefined, otherwise: number): number {
   if (value === undefined) return otherwise;
   if (!Number.isInteger(value) || value < 0) {
     throw new TypeError(`createTasksClient: ${name} must be a whole number, 0 or more (got ${String(value)})`);
@@ -233,9 +233,9 @@ export class TasksClientError extends Error {
 export function createTasksClient(options: TasksClientOptions) {
   const baseUrl = apiRoot(options?.baseUrl);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const retries = count("retries", options.retries, 2);
-  const retryDelayMs = count("retryDelayMs", options.retryDelayMs, 250);
-  const maxRetryDelayMs = count("maxRetryDelayMs", options.maxRetryDelayMs, 5_000);
+  const retries = wholeNumber("retries", options.retries, 2);
+  const retryDelayMs = wholeNumber("retryDelayMs", options.retryDelayMs, 250);
+  const maxRetryDelayMs = wholeNumber("maxRetryDelayMs", options.maxRetryDelayMs, 5_000);
   const client = createClient<paths>({
     baseUrl,
     ...(options.fetch ? { fetch: options.fetch } : {}),

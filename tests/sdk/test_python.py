@@ -21,6 +21,7 @@ from tasks_api_client.api.tasks import (
     delete_task,
     get_task,
     get_task_metrics,
+    list_task_changes,
     list_tasks,
     toggle_task,
     update_task,
@@ -32,6 +33,8 @@ from tasks_api_client.models import (
     ProblemErrorCode,
     SortOrder,
     Task,
+    TaskChange,
+    TaskChanges,
     TaskCreate,
     TaskList,
     TaskMetrics,
@@ -181,6 +184,75 @@ def test_each_error_code(service: tuple[str, NewUser]) -> None:
         ProblemErrorCode.VALIDATION_ERROR,
     )
     assert [error.field for error in blank.field_errors or []] == ["title"]
+
+
+def test_a_create_sent_again_with_its_idempotency_key_is_done_once_and_replayed(service: tuple[str, NewUser]) -> None:
+    base_url, new_user = service
+    user = new_user()
+    client = client_for(base_url, user)
+    key = str(uuid.uuid4())
+
+    first = create_task.sync_detailed(user, client=client, body=TaskCreate(title="once"), idempotency_key=key)
+    again = create_task.sync_detailed(user, client=client, body=TaskCreate(title="once"), idempotency_key=key)
+    reused = create_task.sync_detailed(user, client=client, body=TaskCreate(title="another"), idempotency_key=key)
+
+    assert (first.status_code, again.status_code) == (HTTPStatus.CREATED, HTTPStatus.CREATED)
+    assert isinstance(first.parsed, Task) and isinstance(again.parsed, Task)
+    assert again.parsed.id == first.parsed.id
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    problem(reused, HTTPStatus.UNPROCESSABLE_ENTITY, ProblemErrorCode.IDEMPOTENCY_KEY_REUSED)
+    listed = list_tasks.sync(user, client=client)
+    assert isinstance(listed, TaskList) and [task.id for task in listed.items] == [first.parsed.id]
+
+
+def changes_since(client: AuthenticatedClient, user: str, since: str | Unset = UNSET) -> tuple[list[TaskChange], str]:
+    """Every change the feed gives after ``since``, a page of one at a time, and the token to keep."""
+    changes: list[TaskChange] = []
+    while True:
+        page = list_task_changes.sync(user, client=client, since=since, limit=1)
+        assert isinstance(page, TaskChanges)
+        changes += page.changes
+        since = page.next_since
+        if not page.has_more:
+            return changes, since
+
+
+def test_the_changes_feed_gives_every_task_then_what_changed_and_what_was_deleted(
+    service: tuple[str, NewUser],
+) -> None:
+    base_url, new_user = service
+    user = new_user()
+    client = client_for(base_url, user)
+    kept, _ = created(client, user, "kept")
+    dropped, _ = created(client, user, "dropped")
+
+    started, since = changes_since(client, user)
+    whole = list_task_changes.sync_detailed(user, client=client)
+    etag = whole.headers["ETag"]
+    unchanged = list_task_changes.sync_detailed(user, client=client, if_none_match=etag)
+    toggled = toggle_task.sync(user, kept.id, client=client)
+    assert delete_task.sync_detailed(user, dropped.id, client=client).status_code == HTTPStatus.NO_CONTENT
+    changed, since = changes_since(client, user, since)
+    caught_up, _ = changes_since(client, user, since)
+    changed_since_etag = list_task_changes.sync_detailed(user, client=client, if_none_match=etag)
+
+    assert started == [
+        TaskChange(id=kept.id, deleted=False, task=kept),
+        TaskChange(id=dropped.id, deleted=False, task=dropped),
+    ]
+    assert isinstance(whole.parsed, TaskChanges) and whole.parsed.changes == started
+    assert (unchanged.status_code, unchanged.headers["ETag"]) == (HTTPStatus.NOT_MODIFIED, etag)
+    assert isinstance(toggled, Task) and toggled.is_completed
+    assert [(change.id, change.deleted) for change in changed] == [(kept.id, False), (dropped.id, True)]
+    assert changed[0].task == toggled
+    deletion = changed[1]
+    assert isinstance(deletion.task, Unset)
+    assert isinstance(deletion.deleted_at, datetime) and deletion.deleted_at >= dropped.created_at
+    assert caught_up == []
+    assert changed_since_etag.status_code == HTTPStatus.OK
+    assert isinstance(changed_since_etag.parsed, TaskChanges)
+    assert changed_since_etag.parsed.changes == [TaskChange(id=kept.id, deleted=False, task=toggled)]
 
 
 @pytest.mark.parametrize("form", ["{root}", "{root}/", "{origin}", "{origin}/"])

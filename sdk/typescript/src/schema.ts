@@ -53,6 +53,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/{user_id}/tasks/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed in a user's tasks since a sync token
+         * @description A changes feed for keeping a local copy: each task that changed since `since` once, in its latest state,
+         *     or, if it was deleted, as a deletion; oldest change first. Without `since`: every current task (no
+         *     deletions), which is how a copy starts. Follow `next_since` while `has_more` is true, then keep the last
+         *     `next_since` for the next sync. Nothing is missed or given twice, whatever is written meanwhile.
+         *
+         *     Deletions are kept for 30 days: a `since` older than that is a 410 `SYNC_EXPIRED`, and the copy starts
+         *     again without `since`. Poll cheaply with `If-None-Match` and the last answer's `ETag`: 304 while nothing
+         *     changed.
+         */
+        get: operations["list_task_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/{user_id}/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -265,6 +292,51 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        /** @description A task that changed (`deleted` false, with `task`) or was deleted (`deleted` true, with `deleted_at`). */
+        TaskChange: {
+            /** Format: uuid */
+            id: string;
+            deleted: boolean;
+            task?: components["schemas"]["Task"];
+            /** Format: date-time */
+            deleted_at?: string;
+        };
+        /**
+         * @example {
+         *       "changes": [
+         *         {
+         *           "id": "5e22d703-dc7d-4528-accc-9a465c7896d9",
+         *           "deleted": false,
+         *           "task": {
+         *             "id": "5e22d703-dc7d-4528-accc-9a465c7896d9",
+         *             "title": "Call the plumber",
+         *             "description": null,
+         *             "is_completed": true,
+         *             "created_at": "2026-12-07T06:58:29.027546Z",
+         *             "updated_at": "2026-12-07T08:12:40.112233Z",
+         *             "user_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+         *             "priority": "Medium",
+         *             "tags": [],
+         *             "due_at": null
+         *           }
+         *         },
+         *         {
+         *           "id": "e5a13d4f-7e56-45d4-9df1-c405eb31cd57",
+         *           "deleted": true,
+         *           "deleted_at": "2026-12-07T08:13:02.000500Z"
+         *         }
+         *       ],
+         *       "next_since": "WzEsMjQ0LCI1ZTIyZDcwMyJd.3kq2S8wNfV1qS0bX2cJmVw",
+         *       "has_more": false
+         *     }
+         */
+        TaskChanges: {
+            changes: components["schemas"]["TaskChange"][];
+            /** @description Pass as `since` to continue; keep the last one for the next sync. */
+            next_since: string;
+            /** @description More changes follow at once; ask again with `next_since`. */
+            has_more: boolean;
+        };
         /**
          * @example {
          *       "total": 2,
@@ -307,7 +379,7 @@ export interface components {
              * @description Stable and machine-readable; each error response below names the one it carries.
              * @enum {string}
              */
-            error_code: "AUTH_FAILED" | "ACCESS_DENIED" | "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "SERVICE_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "SERVER_ERROR";
+            error_code: "AUTH_FAILED" | "ACCESS_DENIED" | "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PRECONDITION_FAILED" | "IDEMPOTENCY_KEY_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "SYNC_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "SERVICE_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "SERVER_ERROR";
             field_errors?: components["schemas"]["FieldError"][];
         };
     };
@@ -479,13 +551,63 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body does not match the schema; `field_errors` names each offending field. */
+        /**
+         * @description The body does not match the schema (`VALIDATION_ERROR`; `field_errors` names each offending field), or the
+         *     `Idempotency-Key` was already used for another request (`IDEMPOTENCY_KEY_REUSED`; nothing was changed:
+         *     send a new key for a new write).
+         */
         UnprocessableEntity: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestID"];
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds to get its
+         *     answer.
+         */
+        KeyInProgress: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                "X-Request-ID": components["headers"]["XRequestID"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "A request with this Idempotency-Key is still running; retry to get its answer",
+                 *       "error_code": "IDEMPOTENCY_KEY_IN_PROGRESS"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `since` is older than the service keeps deletions (30 days by default): start again without `since`, and
+         *     replace the local copy with what that answers.
+         */
+        SyncExpired: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestID"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Gone",
+                 *       "status": 410,
+                 *       "detail": "This sync token is older than the 30 days deletions are kept; sync again without since",
+                 *       "error_code": "SYNC_EXPIRED"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -536,6 +658,18 @@ export interface components {
         /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
         XRequestID: string;
         /**
+         * @description Makes a write safe to retry: a client-chosen key, unique per intended write (a UUID is a good choice),
+         *     1-255 visible ASCII characters, bare or as a quoted string (`"…"`, the same key). The first request with a
+         *     key runs; its answer is kept with the write, in the same transaction, for 24 hours, per user. A retry
+         *     with the same key and the same request (method, path, body) gets that answer again, with
+         *     `Idempotent-Replayed: true`, and changes nothing; the same key with another request is a 422
+         *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
+         *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
+         *     413, 415, 422), are not kept: retry them with the same key.
+         * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
+         */
+        IdempotencyKey: string;
+        /**
          * @description Apply the change only if the task's current ETag is one of these (or `*`); otherwise 412. A value that is
          *     not a list of entity tags matches nothing.
          */
@@ -545,6 +679,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description `true` on an answer given again to a retry with the same `Idempotency-Key`: nothing was changed by this request. */
+        IdempotentReplayed: "true";
         /**
          * @description The task's version, as a strong entity tag for `If-Match` and `If-None-Match`.
          * @example "1"
@@ -635,6 +771,18 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description Makes a write safe to retry: a client-chosen key, unique per intended write (a UUID is a good choice),
+                 *     1-255 visible ASCII characters, bare or as a quoted string (`"…"`, the same key). The first request with a
+                 *     key runs; its answer is kept with the write, in the same transaction, for 24 hours, per user. A retry
+                 *     with the same key and the same request (method, path, body) gets that answer again, with
+                 *     `Idempotent-Replayed: true`, and changes nothing; the same key with another request is a 422
+                 *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
+                 *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
+                 *     413, 415, 422), are not kept: retry them with the same key.
+                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
                 "X-Request-ID"?: components["parameters"]["XRequestID"];
             };
@@ -656,6 +804,7 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     /** @description The URL of the created task. */
                     Location: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "X-Request-ID": components["headers"]["XRequestID"];
                     [name: string]: unknown;
                 };
@@ -667,6 +816,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["KeyInProgress"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
@@ -704,6 +854,60 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["ServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    list_task_changes: {
+        parameters: {
+            query?: {
+                /** @description The `next_since` of the previous answer; opaque, and only valid for this user. */
+                since?: string;
+                /** @description The most changes in one answer. */
+                limit?: number;
+            };
+            header?: {
+                /** @description Answer 304 without a body if nothing changed since the answer that carried this ETag. */
+                "If-None-Match"?: string;
+                /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
+                "X-Request-ID"?: components["parameters"]["XRequestID"];
+            };
+            path: {
+                /** @description The owner of the tasks. */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changes since `since`, oldest first, and the token to continue from. */
+            200: {
+                headers: {
+                    /** @description Names this answer's changes, for `If-None-Match`. */
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskChanges"];
+                };
+            };
+            /** @description Nothing changed since the answer whose ETag was given in `If-None-Match`; keep using its `next_since`. */
+            304: {
+                headers: {
+                    /** @description The same ETag. */
+                    ETag: string;
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["SyncExpired"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -766,6 +970,18 @@ export interface operations {
                  *     not a list of entity tags matches nothing.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description Makes a write safe to retry: a client-chosen key, unique per intended write (a UUID is a good choice),
+                 *     1-255 visible ASCII characters, bare or as a quoted string (`"…"`, the same key). The first request with a
+                 *     key runs; its answer is kept with the write, in the same transaction, for 24 hours, per user. A retry
+                 *     with the same key and the same request (method, path, body) gets that answer again, with
+                 *     `Idempotent-Replayed: true`, and changes nothing; the same key with another request is a 422
+                 *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
+                 *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
+                 *     413, 415, 422), are not kept: retry them with the same key.
+                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
                 "X-Request-ID"?: components["parameters"]["XRequestID"];
             };
@@ -787,6 +1003,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "X-Request-ID": components["headers"]["XRequestID"];
                     [name: string]: unknown;
                 };
@@ -798,6 +1015,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["KeyInProgress"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -816,6 +1034,18 @@ export interface operations {
                  *     not a list of entity tags matches nothing.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description Makes a write safe to retry: a client-chosen key, unique per intended write (a UUID is a good choice),
+                 *     1-255 visible ASCII characters, bare or as a quoted string (`"…"`, the same key). The first request with a
+                 *     key runs; its answer is kept with the write, in the same transaction, for 24 hours, per user. A retry
+                 *     with the same key and the same request (method, path, body) gets that answer again, with
+                 *     `Idempotent-Replayed: true`, and changes nothing; the same key with another request is a 422
+                 *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
+                 *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
+                 *     413, 415, 422), are not kept: retry them with the same key.
+                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
                 "X-Request-ID"?: components["parameters"]["XRequestID"];
             };
@@ -832,6 +1062,7 @@ export interface operations {
             /** @description The task was deleted. */
             204: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "X-Request-ID": components["headers"]["XRequestID"];
                     [name: string]: unknown;
                 };
@@ -841,7 +1072,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["KeyInProgress"];
             412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["UnprocessableEntity"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -856,6 +1089,18 @@ export interface operations {
                  *     not a list of entity tags matches nothing.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description Makes a write safe to retry: a client-chosen key, unique per intended write (a UUID is a good choice),
+                 *     1-255 visible ASCII characters, bare or as a quoted string (`"…"`, the same key). The first request with a
+                 *     key runs; its answer is kept with the write, in the same transaction, for 24 hours, per user. A retry
+                 *     with the same key and the same request (method, path, body) gets that answer again, with
+                 *     `Idempotent-Replayed: true`, and changes nothing; the same key with another request is a 422
+                 *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
+                 *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
+                 *     413, 415, 422), are not kept: retry them with the same key.
+                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
                 "X-Request-ID"?: components["parameters"]["XRequestID"];
             };
@@ -873,6 +1118,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "X-Request-ID": components["headers"]["XRequestID"];
                     [name: string]: unknown;
                 };
@@ -884,7 +1130,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["KeyInProgress"];
             412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["UnprocessableEntity"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];

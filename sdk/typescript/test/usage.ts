@@ -3,11 +3,15 @@
 import {
   type ApiResponse,
   createTasksClient,
+  type ErrorCode,
   type Task,
+  type TaskChange,
+  type TaskChanges,
   type TaskList,
   type TaskMetrics,
   type TaskPriority,
   type TaskSort,
+  type TaskSync,
 } from "../src/index.js";
 
 const client = createTasksClient({ baseUrl: "http://127.0.0.1:8000/api", getToken: () => "token" });
@@ -23,7 +27,16 @@ export async function usage(): Promise<void> {
     const next: string | null = page.data.next_cursor;
     void first, next;
   } else {
-    const code: "AUTH_FAILED" | "ACCESS_DENIED" | "NOT_FOUND" | "VALIDATION_ERROR" | "PRECONDITION_FAILED" | "BACKEND_UNAVAILABLE" = page.error.code;
+    const code:
+      | "AUTH_FAILED"
+      | "ACCESS_DENIED"
+      | "NOT_FOUND"
+      | "VALIDATION_ERROR"
+      | "PRECONDITION_FAILED"
+      | "OUTCOME_UNKNOWN"
+      | "IDEMPOTENCY_KEY_REUSED"
+      | "SYNC_EXPIRED"
+      | "BACKEND_UNAVAILABLE" = page.error.code;
     void code;
   }
 
@@ -80,7 +93,55 @@ export async function usage(): Promise<void> {
     const done: boolean = task.is_completed;
     void done;
   }
+
+  // Writes take an Idempotency-Key of the caller's; a failed one says which key it was sent with.
+  const key = "9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43";
+  const queued = await client.createTask(user, { title: "t" }, { idempotencyKey: key });
+  if (queued.success) {
+    const replayed: true | undefined = queued.replayed;
+    void replayed;
+  } else if (queued.error.code === "OUTCOME_UNKNOWN" && queued.error.idempotencyKey) {
+    await client.createTask(user, { title: "t" }, { idempotencyKey: queued.error.idempotencyKey });
+  }
+  await client.replaceTask(user, "id", { title: "t", is_completed: true }, { ifMatch: '"2"', idempotencyKey: "k" });
+  await client.toggleTask(user, "id", { idempotencyKey: "k" });
+  await client.deleteTask(user, "id", { idempotencyKey: "k" });
+  // @ts-expect-error a key is a string
+  await client.toggleTask(user, "id", { idempotencyKey: 42 });
+
+  // The changes feed: a change is a task or a deletion, told apart by `deleted`.
+  const local = new Map<string, Task>();
+  let since: string | undefined = "WzEsMjQ0XQ.3kq2S8wNfV1qS0bX2cJmVw";
+  const synced: ApiResponse<TaskSync> = await client.syncTasks(user, since);
+  if (synced.success) {
+    for (const change of synced.data.changes) {
+      // @ts-expect-error a deletion has no task: narrow on `deleted` first
+      void change.task.title;
+      if (change.deleted) {
+        const when: string = change.deleted_at;
+        void when;
+        local.delete(change.id);
+      } else {
+        local.set(change.id, change.task);
+      }
+    }
+    since = synced.data.nextSince;
+  } else if (synced.error.code === "SYNC_EXPIRED") {
+    const again = await client.syncTasks(user, undefined, { limit: 500 });
+    void again;
+  }
+  const first: TaskChange = { id: "id", deleted: true, deleted_at: "2026-12-07T08:13:02Z" };
+  // @ts-expect-error a change that is not a deletion carries its task
+  const bare: TaskChange = { id: "id", deleted: false };
+  const feedPage: TaskChanges = { changes: [first], next_since: "a.b", has_more: false };
+  const expired: ErrorCode = "SYNC_EXPIRED";
+  void bare, feedPage, expired;
 }
 
 // @ts-expect-error baseUrl is required
 createTasksClient({});
+
+createTasksClient({ baseUrl: "http://127.0.0.1:8000/api", retries: 0 });
+createTasksClient({ baseUrl: "http://127.0.0.1:8000/api", retries: 3, retryDelayMs: 100, maxRetryDelayMs: 2_000 });
+// @ts-expect-error retries is a number
+createTasksClient({ baseUrl: "http://127.0.0.1:8000/api", retries: "2" });

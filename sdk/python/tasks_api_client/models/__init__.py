@@ -10,6 +10,8 @@ from .problem import Problem
 from .problem_error_code import ProblemErrorCode
 from .sort_order import SortOrder
 from .task import Task
+from .task_change import TaskChange
+from .task_changes import TaskChanges
 from .task_create import TaskCreate
 from .task_list import TaskList
 from .task_metrics import TaskMetrics
@@ -27,6 +29,8 @@ __all__ = (
     "ProblemErrorCode",
     "SortOrder",
     "Task",
+    "TaskChange",
+    "TaskChanges",
     "TaskCreate",
     "TaskList",
     "TaskMetrics",

@@ -16,9 +16,13 @@ def _get_kwargs(
     user_id: str,
     *,
     body: TaskCreate,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
     if not isinstance(x_request_id, Unset):
         headers["X-Request-ID"] = x_request_id
 
@@ -62,6 +66,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -113,6 +122,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Create a task
@@ -126,6 +136,7 @@ def sync_detailed(
             in lower case.
             Clients take it as a plain string in both modes.
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -140,6 +151,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     )
 
@@ -155,6 +167,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Create a task
@@ -168,6 +181,7 @@ def sync(
             in lower case.
             Clients take it as a plain string in both modes.
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -183,6 +197,7 @@ def sync(
         user_id=user_id,
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     ).parsed
 
@@ -192,6 +207,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Create a task
@@ -205,6 +221,7 @@ async def asyncio_detailed(
             in lower case.
             Clients take it as a plain string in both modes.
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -219,6 +236,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     )
 
@@ -232,6 +250,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: TaskCreate,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Create a task
@@ -245,6 +264,7 @@ async def asyncio(
             in lower case.
             Clients take it as a plain string in both modes.
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskCreate):
 
@@ -261,6 +281,7 @@ async def asyncio(
             user_id=user_id,
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
             x_request_id=x_request_id,
         )
     ).parsed

@@ -17,11 +17,15 @@ def _get_kwargs(
     task_id: UUID,
     *,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
         headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     if not isinstance(x_request_id, Unset):
         headers["X-Request-ID"] = x_request_id
@@ -64,10 +68,20 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 412:
         response_412 = Problem.from_dict(response.json())
 
         return response_412
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
 
     if response.status_code == 431:
         response_431 = Problem.from_dict(response.json())
@@ -105,6 +119,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Toggle a task's completion
@@ -122,6 +137,7 @@ def sync_detailed(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -136,6 +152,7 @@ def sync_detailed(
         user_id=user_id,
         task_id=task_id,
         if_match=if_match,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     )
 
@@ -152,6 +169,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Toggle a task's completion
@@ -169,6 +187,7 @@ def sync(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -184,6 +203,7 @@ def sync(
         task_id=task_id,
         client=client,
         if_match=if_match,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     ).parsed
 
@@ -194,6 +214,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Toggle a task's completion
@@ -211,6 +232,7 @@ async def asyncio_detailed(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -225,6 +247,7 @@ async def asyncio_detailed(
         user_id=user_id,
         task_id=task_id,
         if_match=if_match,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     )
 
@@ -239,6 +262,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Toggle a task's completion
@@ -256,6 +280,7 @@ async def asyncio(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -272,6 +297,7 @@ async def asyncio(
             task_id=task_id,
             client=client,
             if_match=if_match,
+            idempotency_key=idempotency_key,
             x_request_id=x_request_id,
         )
     ).parsed

@@ -19,11 +19,15 @@ def _get_kwargs(
     *,
     body: TaskUpdate,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
         headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     if not isinstance(x_request_id, Unset):
         headers["X-Request-ID"] = x_request_id
@@ -69,6 +73,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
 
     if response.status_code == 412:
         response_412 = Problem.from_dict(response.json())
@@ -127,6 +136,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: TaskUpdate,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Replace a task's title, description, completion, priority, tags and due date
@@ -145,6 +155,7 @@ def sync_detailed(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskUpdate):
 
@@ -161,6 +172,7 @@ def sync_detailed(
         task_id=task_id,
         body=body,
         if_match=if_match,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     )
 
@@ -178,6 +190,7 @@ def sync(
     client: AuthenticatedClient,
     body: TaskUpdate,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Replace a task's title, description, completion, priority, tags and due date
@@ -196,6 +209,7 @@ def sync(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskUpdate):
 
@@ -213,6 +227,7 @@ def sync(
         client=client,
         body=body,
         if_match=if_match,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     ).parsed
 
@@ -224,6 +239,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: TaskUpdate,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Replace a task's title, description, completion, priority, tags and due date
@@ -242,6 +258,7 @@ async def asyncio_detailed(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskUpdate):
 
@@ -258,6 +275,7 @@ async def asyncio_detailed(
         task_id=task_id,
         body=body,
         if_match=if_match,
+        idempotency_key=idempotency_key,
         x_request_id=x_request_id,
     )
 
@@ -273,6 +291,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: TaskUpdate,
     if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Replace a task's title, description, completion, priority, tags and due date
@@ -291,6 +310,7 @@ async def asyncio(
              Example: 7c9e6679-7425-40de-944b-e07fc1f90ae7.
         task_id (UUID):
         if_match (str | Unset):
+        idempotency_key (str | Unset):
         x_request_id (str | Unset):
         body (TaskUpdate):
 
@@ -309,6 +329,7 @@ async def asyncio(
             client=client,
             body=body,
             if_match=if_match,
+            idempotency_key=idempotency_key,
             x_request_id=x_request_id,
         )
     ).parsed

@@ -666,7 +666,6 @@ export interface components {
          *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
          *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
          *     413, 415, 422), are not kept: retry them with the same key.
-         * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
          */
         IdempotencyKey: string;
         /**
@@ -780,7 +779,6 @@ export interface operations {
                  *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
                  *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
                  *     413, 415, 422), are not kept: retry them with the same key.
-                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
@@ -979,7 +977,6 @@ export interface operations {
                  *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
                  *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
                  *     413, 415, 422), are not kept: retry them with the same key.
-                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
@@ -1043,7 +1040,6 @@ export interface operations {
                  *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
                  *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
                  *     413, 415, 422), are not kept: retry them with the same key.
-                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
@@ -1098,7 +1094,6 @@ export interface operations {
                  *     `IDEMPOTENCY_KEY_REUSED`, and while the first request is still running a 409
                  *     `IDEMPOTENCY_KEY_IN_PROGRESS`. Answers of 5xx, and refusals before the write is tried (400, 401, 403,
                  *     413, 415, 422), are not kept: retry them with the same key.
-                 * @example 9b2e6cf2-55a7-4d51-9c1c-0d7f4a0c2f43
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id for this request, echoed in the response's `X-Request-ID` and carried by the service's log lines; an unsafe one is replaced, never refused. */
@@ -1191,7 +1186,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "status": "ready",
-                     *       "schema_revision": "0005"
+                     *       "schema_revision": "0006"
                      *     }
                      */
                     "application/json": components["schemas"]["Health"];

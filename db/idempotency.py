@@ -62,8 +62,13 @@ class Claim:
             "fingerprint": self.fingerprint,
             "key_now": self.now,
             "expired_before": self.expired_before,
-            "key_lock": int.from_bytes(hashlib.sha256(f"{owner}\0{self.key}".encode()).digest()[:8], signed=True),
+            "key_lock": key_lock(owner, self.key),
         }
+
+
+def key_lock(owner: str, key: str) -> int:
+    """The PostgreSQL advisory lock a request holds while its write with this key runs."""
+    return int.from_bytes(hashlib.sha256(f"{owner}\0{key}".encode()).digest()[:8], "big", signed=True)
 
 
 class RecordedAnswer(NamedTuple):

@@ -25,7 +25,7 @@ _REPLACEMENTS = [
 
 
 # The spec's pattern of an Idempotency-Key.
-_VALID_KEY = re.compile(r'[!-~]{1,255}|"[!-~]{1,255}"')
+_VALID_KEY = re.compile(r'(?!""$)(?:[!-~]{1,255}|"[!-~]{1,255}")')
 _KEYS = itertools.count()
 
 

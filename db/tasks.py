@@ -3,7 +3,8 @@
 Statements are built once with bind parameters, for each dialect, and compiled once by the backends
 (``db.compiled``), so a request only supplies values. Each operation is a single statement, atomic on its own,
 so it runs ``alone`` (in autocommit, see ``db.database.UnitOfWork``); only the error path reads a second time
-(why a conditional write matched nothing), and that read runs in a transaction. Results leave this module as
+(why a conditional write matched nothing), and that read runs in a transaction. A write sent with an
+Idempotency-Key records its answer in the same step (``db.idempotency``). Results leave this module as
 JSON bytes (``db.documents``), rendered by PostgreSQL, kept in the row by SQLite, or rendered by Python from the
 values just written.
 """

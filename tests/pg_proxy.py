@@ -1,9 +1,11 @@
-"""A TCP proxy between the service and PostgreSQL that can lose the answer to a commit.
+"""A TCP proxy between the service and PostgreSQL that can lose the answer to a commit, or hold it back.
 
-Armed with a marker (bytes of the SQL text, which the frontend protocol carries as is), it forwards the first
-client message holding it, lets PostgreSQL run it to its end (its ReadyForQuery), then closes both sides
-without passing the answer on: the write committed, and the client never heard so. Every other byte passes
-untouched, and connections opened afterwards work again.
+Armed with a marker (bytes of the SQL text or of a parameter's value, which the frontend protocol carries as
+they are), it forwards the first client message holding it, lets PostgreSQL run it to its end (its
+ReadyForQuery), then closes both sides without passing the answer on: the write committed, and the client never
+heard so. Told to hold instead, it keeps that answer until released, the connection open: the client waits for
+an answer to a write already committed, for as long as the test needs (to kill it, say). Every other byte
+passes untouched, and connections opened afterwards work again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Literal
 
 from sqlalchemy.engine import make_url
 
@@ -27,11 +30,14 @@ class _Link:
         self.client = client
         self.server = server
         self.cutting = False
+        self.holding = False
 
     def client_to_server(self) -> None:
         with suppress(OSError):
             while data := self.client.recv(65536):
-                self.cutting = self.cutting or self.proxy.takes(data)
+                if not (self.cutting or self.holding):
+                    taken = self.proxy.takes(data)
+                    self.cutting, self.holding = taken == "cut", taken == "hold"
                 self.server.sendall(data)
         self.close()
 
@@ -39,13 +45,19 @@ class _Link:
         answer = b""
         with suppress(OSError):
             while data := self.server.recv(65536):
-                if not self.cutting:
+                if not (self.cutting or self.holding):
                     self.client.sendall(data)
                     continue
                 answer += data
-                if _READY_FOR_QUERY in answer:
+                if _READY_FOR_QUERY not in answer:
+                    continue
+                if self.cutting:
                     self.proxy.cut.set()
                     break
+                self.proxy.held.set()
+                self.proxy.released.wait()
+                self.client.sendall(answer)
+                answer, self.holding = b"", False
         self.close()
 
     def close(self) -> None:
@@ -61,22 +73,35 @@ class CuttingProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._marker: bytes | None = None
+        self._mode: Literal["cut", "hold"] = "cut"
         self._lock = threading.Lock()
         self._links: list[_Link] = []
         # Set once an answer has been dropped.
         self.cut = threading.Event()
+        # Set once an answer is held back; the held answer goes on once ``released`` is set.
+        self.held = threading.Event()
+        self.released = threading.Event()
 
     def arm(self, marker: bytes) -> None:
         """Drops the answer to the next client message that holds ``marker`` (once)."""
         with self._lock:
-            self._marker = marker
+            self._marker, self._mode = marker, "cut"
 
-    def takes(self, data: bytes) -> bool:
+    def hold(self, marker: bytes) -> None:
+        """Holds back the answer to the next client message that holds ``marker`` (once) until ``release``."""
+        with self._lock:
+            self._marker, self._mode = marker, "hold"
+
+    def release(self) -> None:
+        self.released.set()
+
+    def takes(self, data: bytes) -> Literal["cut", "hold"] | None:
+        """What to do with the answer to ``data``: its marker's mode if it holds the marker, else None."""
         with self._lock:
             if self._marker is None or self._marker not in data:
-                return False
+                return None
             self._marker = None
-            return True
+            return self._mode
 
     def serve(self) -> None:
         with suppress(OSError):
@@ -94,6 +119,7 @@ class CuttingProxy:
         self._listener.close()
         for link in self._links:
             link.close()
+        self.release()  # a held answer's thread ends, its connection gone
 
 
 @contextmanager

@@ -48,6 +48,11 @@ def run(arguments: Sequence[str], *, timeout: float, **options: Any) -> subproce
     return subprocess.CompletedProcess(arguments, process.returncode, output, errors)
 
 
+def members(process: subprocess.Popen[Any]) -> list[int]:
+    """The live processes of ``process``'s group: it and every child it made (uvicorn's workers, say)."""
+    return _live_members(process.pid)
+
+
 def survivors() -> list[int]:
     """The groups started in this session that still hold a live process."""
     return [group for group in sorted(_STARTED) if _live_members(group)]

@@ -32,6 +32,10 @@ class Instance:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
         self.process = processes.start(
             [TASKS_API, "serve", "--no-migrate", "--port", str(self.port)],
             env={
@@ -43,6 +47,8 @@ class Instance:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    def wait_ready(self) -> None:
         wait_for(lambda: answers(f"http://127.0.0.1:{self.port}/api/health/ready"), what="the instance to be ready")
 
     def stop(self, how: signal.Signals) -> None:
@@ -84,6 +90,10 @@ class LoadBalancer:
     def states(self) -> dict[str, str]:
         """Each instance's state as HAProxy sees it (UP, DOWN, DRAIN, ...)."""
         return {row[1]: row[17] for row in self._stats()}
+
+    def served(self) -> dict[str, int]:
+        """How many requests HAProxy has sent each instance so far (its health checks aside)."""
+        return {row[1]: int(row[7]) for row in self._stats()}
 
     def drain(self, number: int) -> None:
         """deploy/README.md's rolling restart: no new requests for the instance, and the ones it has finished."""
@@ -129,8 +139,11 @@ def scale_out(database_url: str, **environment: str) -> Iterator[Stack]:
         instances = [Instance(closed_port(), bouncer.url(database_url), environment) for _ in range(INSTANCES)]
         balancer: LoadBalancer | None = None
         try:
+            # All at once: each takes seconds to start, mostly its own imports.
             for instance in instances:
-                instance.start()
+                instance.launch()
+            for instance in instances:
+                instance.wait_ready()
             balancer = LoadBalancer(instances)
             balancer.wait_all_up()
             yield Stack(database_url, instances, balancer)

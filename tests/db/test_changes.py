@@ -29,9 +29,9 @@ Change = dict[str, Any]
 BEGIN_TRANSACTION = text("SELECT 1")
 
 
-def run(database_url: str, scenario: Callable[[Database], Awaitable[T]]) -> T:
+def run(database_url: str, scenario: Callable[[Database], Awaitable[T]], pool_size: int = 4) -> T:
     async def with_database() -> T:
-        database = open_database(database_url, PoolOptions(size=4, max_overflow=0))
+        database = open_database(database_url, PoolOptions(size=pool_size, max_overflow=0))
         await database.open()
         try:
             return await scenario(database)

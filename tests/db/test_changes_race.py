@@ -1,9 +1,10 @@
 """Followers of the changes feed racing concurrent writers, on both databases, model-based: many writers create,
 replace, toggle and delete one user's tasks (some with an Idempotency-Key, half in transactions held open while
 others commit, so that on PostgreSQL commits come in another order than transaction ids), while followers, begun
-at different moments, keep reading pages of random sizes and applying them to copies of their own. Once the
-writers are done and each follower has followed to the end, every copy is exactly the user's tasks, and no
-follower was given any change twice, a state never committed, or a task's states out of order."""
+at different moments (one through the service's endpoint, sync tokens and all), keep reading pages of random
+sizes and applying them to copies of their own. Once the writers are done and each follower has followed to the
+end, every copy is exactly the user's tasks, and no follower was given any change twice, a state never
+committed, or a task's states out of order."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from db import tasks
 from db.database import Database, UnitOfWork
 from db.idempotency import Claim
 from db.tasks import TaskFields, TaskNotFound, VersionedTask
+from tasks_api.settings import Settings
 from tests.db.test_changes import BEGIN_TRANSACTION, Change, Follower, current, run
-from tests.support import new_user, wait_for_feed
+from tests.support import new_user, running_app, wait_for_feed
 
 WRITERS = 8
 WRITES_EACH = 40
+# One of them through the service's endpoint.
 FOLLOWERS = 3
 TAGS = ["home", "work", "errand"]
 
@@ -163,8 +167,40 @@ def _check_given(given: list[Change], written: Written) -> None:
         last_version[task_id] = version
 
 
+class HttpFollower(Follower):
+    """A follower through the service's own endpoint, its sync tokens and all."""
+
+    def __init__(self, owner: str, client: httpx.AsyncClient) -> None:
+        super().__init__(owner)
+        self.client = client
+        self.since: str | None = None
+
+    async def page(self, database: Database) -> tuple[list[Change], bool]:
+        params: dict[str, Any] = {"limit": self.limit}
+        if self.since is not None:
+            params["since"] = self.since
+        response = await self.client.get(f"/api/{self.owner}/tasks/changes", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        self.since = body["next_since"]
+        for entry in body["changes"]:
+            if entry["deleted"]:
+                self.copy.pop(entry["id"], None)
+            else:
+                self.copy[entry["id"]] = entry["task"]
+        return body["changes"], body["has_more"]
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[str]:
+    with running_app(Settings(database_url=database_url)) as base_url:
+        yield base_url
+
+
 @pytest.mark.parametrize("seed", range(2))
-def test_followers_racing_writers_end_with_exact_copies_and_no_change_given_twice(database_url: str, seed: int) -> None:
+def test_followers_racing_writers_end_with_exact_copies_and_no_change_given_twice(
+    database_url: str, server: str, seed: int
+) -> None:
     owner = new_user()
 
     async def scenario(database: Database) -> tuple[Written, list[Follower], list[list[Change]], dict[str, Any]]:
@@ -172,7 +208,9 @@ def test_followers_racing_writers_end_with_exact_copies_and_no_change_given_twic
         total = WRITERS * WRITES_EACH
         writers = [_writer(database, f"{seed}-{n}", owner, written) for n in range(WRITERS)]
         writing = asyncio.ensure_future(asyncio.gather(*writers))
+        client = httpx.AsyncClient(base_url=server, timeout=30)
         followers = [Follower(owner) for _ in range(FOLLOWERS)]
+        followers[1] = HttpFollower(owner, client)
 
         async def follower_run(index: int) -> list[Change]:
             # Begun at different moments: one before any write, the others part way.
@@ -184,6 +222,7 @@ def test_followers_racing_writers_end_with_exact_copies_and_no_change_given_twic
         wait_for_feed(database_url)
         for follower, entries in zip(followers, given, strict=True):
             entries += await follower.follow(database)
+        await client.aclose()
         return written, followers, list(given), await current(database, owner)
 
     written, followers, given, tasks_now = run(database_url, scenario, pool_size=WRITERS + FOLLOWERS + 2)

@@ -101,6 +101,20 @@ def test_reads_since_a_token_give_each_change_once_oldest_first_and_deletions(
     assert follow(client, user, since)[0] == []
 
 
+def test_a_deletion_made_before_the_copy_began_is_never_given(client: TestClient, settings: Settings) -> None:
+    user = new_user()
+    gone, kept = create_task(client, user, "gone")["id"], create_task(client, user, "kept")["id"]
+    client.delete(f"/api/{user}/tasks/{gone}")
+    wait_for_feed(settings.database_url)
+    copied, since = follow(client, user, limit=1)
+
+    client.patch(f"/api/{user}/tasks/{kept}/complete")
+    wait_for_feed(settings.database_url)
+
+    assert ids(copied) == [(kept, False)]
+    assert ids(follow(client, user, since)[0]) == [(kept, False)]
+
+
 @pytest.mark.parametrize("limit", [1, 2, 5])
 def test_pages_of_limit_changes_say_whether_more_follow_and_miss_nothing(
     client: TestClient, settings: Settings, limit: int

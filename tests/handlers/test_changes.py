@@ -314,6 +314,34 @@ def test_if_none_match_is_304_while_nothing_changed_and_200_after_a_change(
     assert changed.json()["changes"][0]["task"]["is_completed"] is True
 
 
+@pytest.mark.parametrize("limit", [2, 1000])
+def test_a_first_read_polled_with_if_none_match_is_304_until_the_users_own_tasks_change(
+    client: TestClient, settings: Settings, clock: SimpleNamespace, limit: int
+) -> None:
+    """Other users' writes (which move the feed's horizon: SQLite's count of writes, PostgreSQL's transaction
+    ids) change nothing of this user's first read; a deletion in the middle of it, which moves neither its end
+    nor whether more follow, does."""
+    clock.now = time.time()
+    user = new_user()
+    a, b, c, d = (create_task(client, user, title)["id"] for title in "abcd")
+    wait_for_feed(settings.database_url)
+    tag = read(client, user, limit=limit).headers["etag"]
+
+    create_task(client, new_user(), "someone else's")
+    wait_for_feed(settings.database_url)
+    unchanged = client.get(feed(user), params={"limit": limit}, headers={"If-None-Match": tag})
+
+    assert unchanged.status_code == 304
+    assert unchanged.headers["etag"] == tag
+
+    client.delete(f"/api/{user}/tasks/{b}")
+    wait_for_feed(settings.database_url)
+    changed = client.get(feed(user), params={"limit": limit}, headers={"If-None-Match": tag})
+
+    assert changed.status_code == 200
+    assert ids(changed.json()["changes"]) == [(a, False), (c, False), (d, False)][:limit]
+
+
 def test_if_none_match_with_another_answers_etag_is_200(client: TestClient, settings: Settings) -> None:
     user = new_user()
     create_task(client, user)

@@ -206,7 +206,7 @@ async def list_task_changes(user_id: str, limit: int, since: str | None = None) 
         page = await changes.read_changes(work, owner, start, floor, limit)
     # A copy begun by this read is missing no deletion from this read's horizon on.
     floor = page.horizon if floor is None else floor
-    opaque = changes_etag(owner, start, floor, page.next, page.has_more)
+    opaque = changes_etag(owner, start, floor, page.next, page.has_more, page.size)
     headers = {"ETag": etag(opaque), **PRIVATE}
     if if_none_match_hits(_list_header(b"if-none-match"), opaque):
         return Response(status_code=304, headers=headers)

@@ -64,11 +64,18 @@ def _position(position: Position) -> str:
     return f"{position.seq}|{position.task_id.hex}|{int(position.inclusive)}"
 
 
-def changes_etag(owner: str, start: Position | None, floor: int, following: Position, has_more: bool) -> str:
+def changes_etag(owner: str, start: Position | None, floor: int, following: Position, has_more: bool, size: int) -> str:
     """The entity tag of a feed's answer, without quotes: what it holds is decided by where it starts (the token's
-    position and floor, not when the token was issued) and where it ends; and the day, so that a client that
-    polls a quiet feed with ``If-None-Match`` still gets a fresh token once a day, long before its own expires."""
-    begun = "start" if start is None else _position(start)
+    position and floor, not when the token was issued), where it ends and how many changes it holds; and the day,
+    so that a client that polls a quiet feed with ``If-None-Match`` still gets a fresh token once a day, long
+    before its own expires.
+
+    Any change a later read can show stands past every one an earlier read showed, and moves where the answer
+    ends, unless it only takes a change out of it: on a first read, which shows no deletions, the deletion of a
+    task, which only the count tells. A first read's floor (its horizon, which every write anywhere moves) is
+    left out: the token of the answer a 304 stands for has an older one, as good for a copy holding the same
+    tasks."""
+    begun = "start" if start is None else f"{_position(start)}|{floor}"
     day = int(time.time()) // SECONDS_PER_DAY
-    described = f"{owner}|{begun}|{floor}|{_position(following)}|{has_more}|{day}"
+    described = f"{owner}|{begun}|{_position(following)}|{has_more}|{size}|{day}"
     return hashlib.sha256(described.encode()).hexdigest()[:32]

@@ -61,7 +61,7 @@ class Follower:
             self.floor = page.horizon
         self.after = page.next
         entries: list[Change] = json.loads(page.changes_json)
-        assert len(entries) <= self.limit
+        assert len(entries) == page.size <= self.limit
         for entry in entries:
             if entry["deleted"]:
                 self.copy.pop(entry["id"], None)

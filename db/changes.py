@@ -65,6 +65,8 @@ class ChangesPage(NamedTuple):
     next: Position
     # Every deletion a later read can show stands at or after this (the floor of a feed begun by this read).
     horizon: int
+    # How many changes ``changes_json`` holds.
+    size: int
 
 
 def _entry(prefix: str, task_id: ColumnElement[str], rest: ColumnElement[str]) -> ColumnElement[str]:
@@ -173,11 +175,12 @@ async def read_changes(
     assert row is not None  # an aggregate always answers one row
     joined, fetched, last, horizon = row
     if not fetched:
-        return ChangesPage(b"[]", False, start, horizon)
+        return ChangesPage(b"[]", False, start, horizon, 0)
     entries = joined.encode() if isinstance(joined, str) else joined
     last_position = Position(int(last[:20]), uuid.UUID(last[20:]))
     if fetched <= limit:
-        return ChangesPage(b"[" + entries + b"]", False, last_position, horizon)
+        return ChangesPage(b"[" + entries + b"]", False, last_position, horizon, fetched)
     # The row beyond the page is where the next page starts.
     entries = entries[: entries.rindex(_ENTRY_START)]
-    return ChangesPage(b"[" + entries + b"]", True, Position(last_position.seq, last_position.task_id, True), horizon)
+    following = Position(last_position.seq, last_position.task_id, True)
+    return ChangesPage(b"[" + entries + b"]", True, following, horizon, limit)

@@ -201,16 +201,18 @@ async def get_task_metrics(user_id: str) -> Response:
 async def list_task_changes(user_id: str, limit: int, since: str | None = None) -> Response:
     owner = canonical_user_id(user_id)
     sync_tokens: SyncTokens = scope["state"]["sync_tokens"]
-    floor, start = sync_tokens.decode(since, owner) if since is not None else (None, None)
+    floor, start, complete_since = sync_tokens.decode(since, owner) if since is not None else (None, None, None)
     async with _unit_of_work() as work:
         page = await changes.read_changes(work, owner, start, floor, limit)
     # A copy begun by this read is missing no deletion from this read's horizon on.
     floor = page.horizon if floor is None else floor
-    opaque = changes_etag(owner, start, floor, page.next, page.has_more)
+    opaque = changes_etag(owner, start, floor, page.next, page.has_more, page.size)
     headers = {"ETag": etag(opaque), **PRIVATE}
     if if_none_match_hits(_list_header(b"if-none-match"), opaque):
         return Response(status_code=304, headers=headers)
-    next_since = sync_tokens.encode(owner, floor, page.next)
+    # While more follow, the copy is no more complete than it was: the deletions still ahead of the client may be
+    # as old as the token's, and the token given must be refused before they are purged (sync.tokens).
+    next_since = sync_tokens.encode(owner, floor, page.next, complete_since if page.has_more else None)
     body = b'{"changes":%b,"next_since":"%b","has_more":%b}' % (
         page.changes_json,
         next_since.encode(),

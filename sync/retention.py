@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from db import retention
 from db.database import Database
-from db.errors import UNAVAILABLE_ERRORS
+from db.errors import UNAVAILABLE_ERRORS, OutcomeUnknown
 
 logger = logging.getLogger("tasks_api.retention")
 
@@ -43,11 +43,20 @@ async def purge_periodically(
     database: Database, answers_ttl: timedelta, deletions_kept: timedelta, interval: float
 ) -> None:
     """``purge_expired`` every ``interval`` seconds (each wait drawn within 20% of it, so that instances started
-    together spread out), until cancelled. A database that is unavailable is tried again next time."""
+    together spread out), until cancelled. A database that is unavailable is tried again next time.
+
+    A statement cut off while out (its connection lost, or the purge cancelled) raises ``OutcomeUnknown``, which
+    does not matter to a purge: the next one deletes whatever this one did not. Cancelled, it ends cancelled, so
+    that the shutdown that cancelled it goes on to close the database."""
     while True:
         await asyncio.sleep(interval * random.uniform(0.8, 1.2))
         try:
             answers, deletions = await purge_expired(database, answers_ttl, deletions_kept)
+        except OutcomeUnknown as error:
+            if isinstance(error.__cause__, asyncio.CancelledError):
+                raise error.__cause__ from None
+            logger.warning("purge of expired answers and deletions cut off, tried again later: %r", error.__cause__)
+            continue
         except UNAVAILABLE_ERRORS as error:
             logger.warning("purge of expired answers and deletions failed, tried again later: %r", error)
             continue

@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.engine import make_url
 
 from db import models
-from db.urls import normalised_database_url
+from db.urls import is_sqlite, normalised_database_url
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
 from tasks_api.specification import load_specification
@@ -291,6 +291,26 @@ def waiting_on_locks(database_url: str) -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def wait_for_feed(database_url: str) -> None:
+    """Waits until the changes feed can show every write committed so far. On PostgreSQL it shows only
+    transactions older than every one still running anywhere in the cluster (db.changes), and other tests' run
+    beside; so a transaction is begun and ended here, and the wait lasts until every one older than it has
+    ended. SQLite's feed shows every committed write at once."""
+    if is_sqlite(database_url):
+        return
+    with psycopg.connect(sync_conninfo(database_url), autocommit=True) as connection:
+        with connection.transaction():
+            row = connection.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        assert row is not None
+        mark = row[0]
+
+        def past_mark() -> bool:
+            oldest = connection.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
+            return oldest is not None and oldest[0] > mark
+
+        wait_for(past_mark, what="every transaction older than the writes to end")
 
 
 def reproducible(**options: Any) -> hypothesis.settings:

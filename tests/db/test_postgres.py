@@ -13,18 +13,27 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+import orjson
 import psycopg
 import pytest
 from sqlalchemy import text
 
-from db import tasks
+from db import changes, tasks
 from db.database import PoolOptions, UnitOfWork
 from db.errors import OutcomeUnknown
 from db.postgres import PostgresDatabase, _still_connected
 from db.tasks import TaskFields
 from tasks_api.migrations import upgrade_to_head
 from tests.pg_proxy import CuttingProxy, cutting_proxy
-from tests.support import INSERT_TASK, fresh_database, row_lock, sync_conninfo, wait_for_async, waiting_on_locks
+from tests.support import (
+    INSERT_TASK,
+    fresh_database,
+    row_lock,
+    sync_conninfo,
+    wait_for_async,
+    wait_for_feed,
+    waiting_on_locks,
+)
 
 T = TypeVar("T")
 
@@ -151,6 +160,20 @@ def test_through_a_transaction_pooler_every_task_operation_answers_as_it_does_di
             await on(pooled, partial(tasks.delete_task, user_id=owner, task_id=first, versions=[2]))
             with pytest.raises(tasks.TaskNotFound):
                 await on(direct, partial(tasks.get_task, user_id=owner, task_id=first))
+
+            # The changes feed, page by page from the start (with a floor below the deletion, so that it is in):
+            # the same pages, once every write is in the feed; only the horizon may have moved between the reads.
+            wait_for_feed(url)
+            after, given = None, 0
+            while True:
+                feed = partial(changes.read_changes, user_id=owner, after=after, floor=0, limit=2)
+                changed = await on(pooled, feed)
+                assert changed[:3] == (await on(direct, feed))[:3]
+                given += len(orjson.loads(changed.changes_json))
+                after = changed.next
+                if not changed.has_more:
+                    break
+            assert given == 5
         finally:
             await pooled.dispose()
             await direct.dispose()

@@ -28,6 +28,7 @@ OPERATIONS = [
     ("DELETE", "/api/{user}/tasks/{task}", None),
     ("PATCH", "/api/{user}/tasks/{task}/complete", None),
     ("GET", "/api/{user}/tasks/metrics", None),
+    ("GET", "/api/{user}/tasks/changes", None),
 ]
 REALM = 'Bearer realm="tasks-api"'
 INVALID = 'Bearer realm="tasks-api", error="invalid_token"'

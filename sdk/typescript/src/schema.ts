@@ -67,9 +67,9 @@ export interface paths {
          *     deletions), which is how a copy starts. Follow `next_since` while `has_more` is true, then keep the last
          *     `next_since` for the next sync. Nothing is missed or given twice, whatever is written meanwhile.
          *
-         *     Deletions are kept for 30 days: a `since` older than that is a 410 `SYNC_EXPIRED`, and the copy starts
-         *     again without `since`. Poll cheaply with `If-None-Match` and the last answer's `ETag`: 304 while nothing
-         *     changed.
+         *     Deletions are kept for 30 days: a `since` from a copy last brought up to date (read to the end of the feed)
+         *     longer ago than that is a 410 `SYNC_EXPIRED`, and the copy starts again without `since`. Poll cheaply
+         *     with `If-None-Match` and the last answer's `ETag`: 304 while nothing changed.
          */
         get: operations["list_task_changes"];
         put?: never;
@@ -590,7 +590,8 @@ export interface components {
             };
         };
         /**
-         * @description `since` is older than the service keeps deletions (30 days by default): start again without `since`, and
+         * @description `since` comes from a copy last brought up to date longer ago than the service keeps deletions (30 days by
+         *     default): start again without `since`, and
          *     replace the local copy with what that answers.
          */
         SyncExpired: {

@@ -133,11 +133,11 @@ def sync_detailed(
     last
     `next_since` for the next sync. Nothing is missed or given twice, whatever is written meanwhile.
 
-    Deletions are kept for 30 days: a `since` older than that is a 410 `SYNC_EXPIRED`, and the copy
-    starts
-    again without `since`. Poll cheaply with `If-None-Match` and the last answer's `ETag`: 304 while
-    nothing
-    changed.
+    Deletions are kept for 30 days: a `since` from a copy last brought up to date (read to the end of
+    the feed)
+    longer ago than that is a 410 `SYNC_EXPIRED`, and the copy starts again without `since`. Poll
+    cheaply
+    with `If-None-Match` and the last answer's `ETag`: 304 while nothing changed.
 
     Args:
         user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
@@ -194,11 +194,11 @@ def sync(
     last
     `next_since` for the next sync. Nothing is missed or given twice, whatever is written meanwhile.
 
-    Deletions are kept for 30 days: a `since` older than that is a 410 `SYNC_EXPIRED`, and the copy
-    starts
-    again without `since`. Poll cheaply with `If-None-Match` and the last answer's `ETag`: 304 while
-    nothing
-    changed.
+    Deletions are kept for 30 days: a `since` from a copy last brought up to date (read to the end of
+    the feed)
+    longer ago than that is a 410 `SYNC_EXPIRED`, and the copy starts again without `since`. Poll
+    cheaply
+    with `If-None-Match` and the last answer's `ETag`: 304 while nothing changed.
 
     Args:
         user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
@@ -250,11 +250,11 @@ async def asyncio_detailed(
     last
     `next_since` for the next sync. Nothing is missed or given twice, whatever is written meanwhile.
 
-    Deletions are kept for 30 days: a `since` older than that is a 410 `SYNC_EXPIRED`, and the copy
-    starts
-    again without `since`. Poll cheaply with `If-None-Match` and the last answer's `ETag`: 304 while
-    nothing
-    changed.
+    Deletions are kept for 30 days: a `since` from a copy last brought up to date (read to the end of
+    the feed)
+    longer ago than that is a 410 `SYNC_EXPIRED`, and the copy starts again without `since`. Poll
+    cheaply
+    with `If-None-Match` and the last answer's `ETag`: 304 while nothing changed.
 
     Args:
         user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`
@@ -309,11 +309,11 @@ async def asyncio(
     last
     `next_since` for the next sync. Nothing is missed or given twice, whatever is written meanwhile.
 
-    Deletions are kept for 30 days: a `since` older than that is a 410 `SYNC_EXPIRED`, and the copy
-    starts
-    again without `since`. Poll cheaply with `If-None-Match` and the last answer's `ETag`: 304 while
-    nothing
-    changed.
+    Deletions are kept for 30 days: a `since` from a copy last brought up to date (read to the end of
+    the feed)
+    longer ago than that is a 410 `SYNC_EXPIRED`, and the copy starts again without `since`. Poll
+    cheaply
+    with `If-None-Match` and the last answer's `ETag`: 304 while nothing changed.
 
     Args:
         user_id (str): The owner's id, as the service is configured (`TASKS_API_USER_IDS`): `uuid`

@@ -4,7 +4,7 @@
 
 It checks the release out into a temporary directory with a virtual environment of its own (``uv sync``
 from its lock file), then starts both services (one worker each) on PostgreSQL and on SQLite files, seeds them
-alike through their APIs and drives get one, list 1,000 and create with wrk in interleaved rounds
+alike through their APIs and drives get one, list 1,000, create and toggle with wrk in interleaved rounds
 (``bench/compare.py``), keeping each one's median round. Prints each workload's ratio, this build over the
 release. The default release is the last commit before user ids, priority, tags and due dates (issue 21).
 ``--authenticated`` runs both with tokens as Better Auth issues them (a JWKS of Ed25519 keys), get one only.
@@ -24,7 +24,7 @@ from compare import ROOT, VENV_BIN, Server, add_load_arguments, ensure_wrk, meas
 
 from tests.tokens import SigningKey, claims, jwks_server
 
-WORKLOADS = ["get one", "list 1,000", "create"]
+WORKLOADS = ["get one", "list 1,000", "create", "toggle"]
 
 
 def checked_out(release: str, directory: Path) -> Path:

@@ -216,10 +216,13 @@ def test_a_key_held_by_a_request_still_running_is_a_409_with_retry_after(client:
         pytest.skip("SQLite runs one write at a time: a second request with the key runs after the first ended")
     user, key = new_user(), _key()
     task = create_task(client, user)
+    lock = key_lock(user, key["Idempotency-Key"])
     with psycopg.connect(sync_conninfo(database_url), autocommit=True) as running:
         # What the first request holds while its write runs: the key's advisory lock.
-        running.execute("SELECT pg_advisory_lock(%s)", (key_lock(user, key["Idempotency-Key"]),))
+        running.execute("SELECT pg_advisory_lock(%s)", (lock,))
         response = client.patch(f"/api/{user}/tasks/{task['id']}/complete", headers=key)
+        # Released here, not by closing: the server lets go of a closed session's locks when it gets to it.
+        running.execute("SELECT pg_advisory_unlock(%s)", (lock,))
     after = client.patch(f"/api/{user}/tasks/{task['id']}/complete", headers=key)
 
     assert_problem(response, 409, "IDEMPOTENCY_KEY_IN_PROGRESS")

@@ -1,0 +1,1 @@
+"""What operators see of the running service: Prometheus metrics and OpenTelemetry traces."""

@@ -135,7 +135,9 @@ class Container:
         options += [f"--volume={volume}" for volume in volumes]
         return ["buildah", "run", "--isolation", "chroot", *options, self.name, "--", *command]
 
-    def run(self, *command: str, environment: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    def run(
+        self, *command: str, environment: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[Any]:
         """``command``'s completed process, its output as text."""
         return processes.run(
             self.command(*command, environment=environment), timeout=timeout, capture_output=True, text=True

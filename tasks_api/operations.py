@@ -34,6 +34,8 @@ from connexion.utils import inspect_function_arguments
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+from tasks_api.validation import resolved_query
+
 # Where Connexion's SecurityMiddleware leaves what the security handlers returned (``user``, ``token_info``).
 _SECURITY_CONTEXT = "connexion_context"
 
@@ -54,6 +56,20 @@ def _is_plain_string(parameter: dict[str, Any]) -> bool:
     return schema.get("type") == "string" and schema.get("format") != "binary" and not schema.get("nullable")
 
 
+def _is_single_value(parameter: dict[str, Any]) -> bool:
+    """A query parameter Connexion resolves to one value of its type, and passes on as resolved."""
+    schema = parameter.get("schema", {})
+    return (
+        schema.get("type") in {"string", "integer"}
+        and schema.get("format") != "binary"
+        and not schema.get("nullable")
+        and parameter.get("style", "form") == "form"
+    )
+
+
+_NO_DEFAULT = object()
+
+
 class _OperationCall:
     def __init__(self, operation: AbstractOperation, jsonifier: Jsonifier, pythonic_params: bool) -> None:
         function = operation.function
@@ -67,19 +83,34 @@ class _OperationCall:
         self._takes_body = self._has_kwargs or self._sanitize(operation.body_name("")) in self._arguments
         self._takes_context = CONTEXT_NAME in self._arguments
         path = [parameter for parameter in operation.parameters if parameter["in"] == "path"]
-        # An operation with neither a body nor query parameters takes only path parameters as arguments (headers
-        # are not arguments); when they are all strings, it gets them as routing captured them: the value
-        # Connexion's typing gives (``str`` of a string), without Connexion's per-request argument building,
-        # which rebuilds the parameter definitions and deep-copies the query defaults.
-        takes_only_path = not operation.request_body and all(p["in"] != "query" for p in operation.parameters)
+        query = [parameter for parameter in operation.parameters if parameter["in"] == "query"]
+        # An operation without a body, whose path parameters are strings and whose query parameters are single
+        # values, gets its arguments without Connexion's per-request argument building (which rebuilds the
+        # parameter definitions and deep-copies the query defaults, on a second parse of the query): the path
+        # parameters as routing captured them (the value Connexion's typing gives: ``str`` of a string), the query
+        # parameters as the parameter validator resolved them with this operation's URI parser, else their
+        # defaults, as Connexion's own call gives them.
         self._path_names: dict[str, str] | None = None
-        if takes_only_path and all(map(_is_plain_string, path)):
+        self._query_arguments: list[tuple[str, str, Any]] = []
+        simple = not operation.request_body and not self._has_kwargs
+        if simple and all(map(_is_plain_string, path)) and all(map(_is_single_value, query)):
             self._path_names = {parameter["name"]: self._sanitize(parameter["name"]) for parameter in path}
+            self._query_arguments = [
+                (parameter["name"], self._sanitize(parameter["name"]), parameter["schema"].get("default", _NO_DEFAULT))
+                for parameter in query
+                if self._sanitize(parameter["name"]) in self._arguments
+            ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._path_names is not None:
             names = self._path_names
             arguments = {names[name]: value for name, value in scope["path_params"].items()}
+            if self._query_arguments:
+                given = resolved_query(scope)
+                for name, argument, default in self._query_arguments:
+                    value = given.get(name, default)
+                    if value is not _NO_DEFAULT:
+                        arguments[argument] = value
         else:
             arguments = await self._spec_arguments(scope, receive)
         context = scope["extensions"].get(_SECURITY_CONTEXT)

@@ -209,6 +209,18 @@ def _value(request: Any, param: _Parameter) -> Any:
     return getattr(request, _SOURCES[param.location]).get(param.name)
 
 
+_RESOLVED_QUERY = "tasks_api.resolved_query"
+
+
+def resolved_query(scope: Scope) -> dict[str, Any]:
+    """The request's query parameters as the parameter validator resolved them: split and typed by the operation's
+    URI parser, which is Connexion's own. Empty for a request without a query string."""
+    if not scope["query_string"]:
+        return {}
+    resolved: dict[str, Any] = scope["extensions"][_RESOLVED_QUERY]
+    return resolved
+
+
 class SpecURIParser(OpenAPIURIParser):
     """Connexion's OpenAPI URI parser, deriving each operation's parameter schemas once: Connexion's own
     rebuilds them for every parameter it resolves."""
@@ -265,6 +277,8 @@ class RequestParameterValidator(ParameterValidator):
         details: list[str] = []
         # An empty query string has no unknown or clashing parameters: no need to parse it.
         if request.scope["query_string"]:
+            # Kept for the handler call (``tasks_api.operations``), which would otherwise parse the query again.
+            request.scope.setdefault("extensions", {})[_RESOLVED_QUERY] = request.query_params
             given = set(request.query_params)
             if self.strict_validation:
                 for name in sorted(given - self._known_query):

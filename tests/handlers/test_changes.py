@@ -209,6 +209,21 @@ def test_a_token_issued_longer_ago_than_deletions_are_kept_is_410_sync_expired(
     assert read(client, user, still_good).json()["changes"] == []
 
 
+def test_a_token_polled_while_good_is_410_once_it_expires(
+    client: TestClient, settings: Settings, clock: SimpleNamespace
+) -> None:
+    user = new_user()
+    create_task(client, user)
+    issued = time.time()
+    clock.now = issued
+    token = _token(client, user)
+    assert read(client, user, token).json()["changes"] == []
+
+    clock.now = issued + settings.tombstone_days * SECONDS_PER_DAY + 60
+
+    assert_problem(client.get(feed(user), params={"since": token}), 410, "SYNC_EXPIRED")
+
+
 def test_an_app_keeping_deletions_for_less_time_refuses_tokens_sooner(
     settings: Settings, clock: SimpleNamespace
 ) -> None:

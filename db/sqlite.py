@@ -169,6 +169,14 @@ class _Writer:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.lock = asyncio.Lock()
+        # Told the size of each group of writes alone committed together (metrics, when they are on).
+        self.group_committed: Callable[[int], None] | None = None
+        self._held = 0
+
+    def queued(self) -> int:
+        """Writes alone waiting their turn: sent to the writer's thread and not taken up yet, or held back while
+        a unit's transaction is open."""
+        return self._jobs.qsize() + self._held
 
     async def run(self, work: Work, *, in_unit: bool = False) -> Any:
         if self._thread is None:
@@ -204,7 +212,10 @@ class _Writer:
                     waiting.append(job)
             if waiting and not (isinstance(connection, sqlite3.Connection) and connection.in_transaction):
                 self._answer(self._commit_together(connection, waiting))
+                if self.group_committed is not None:
+                    self.group_committed(len(waiting))
                 waiting = []
+            self._held = len(waiting)
 
     @staticmethod
     def _commit_together(connection: sqlite3.Connection | sqlite3.Error, jobs: list[_Job]) -> list[tuple[_Job, Any]]:

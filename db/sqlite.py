@@ -211,9 +211,14 @@ class _Writer:
                 else:
                     waiting.append(job)
             if waiting and not (isinstance(connection, sqlite3.Connection) and connection.in_transaction):
-                self._answer(self._commit_together(connection, waiting))
-                if self.group_committed is not None:
-                    self.group_committed(len(waiting))
+                outcomes = self._commit_together(connection, waiting)
+                # Told, and no longer counted as held, before the writes are answered: by then whoever listens may
+                # have stopped listening, or be reading the count.
+                group_committed = self.group_committed
+                if group_committed is not None:
+                    group_committed(len(waiting))
+                self._held = 0
+                self._answer(outcomes)
                 waiting = []
             self._held = len(waiting)
 

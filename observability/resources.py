@@ -1,5 +1,5 @@
 """Prometheus metrics of what a worker's requests share: the PostgreSQL pool, the SQLite writer, the JWKS and
-the cache of verified tokens.
+the cache of verified tokens; and the requests in flight.
 
 Read off the objects that hold them once a second, not recorded by each request: the data layer and the token
 verifier only keep plain counts (no Prometheus in ``db`` or ``tasks_api``), and the hot path pays nothing for
@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from db.database import Database
 from db.postgres import PostgresDatabase
 from db.sqlite import SQLiteDatabase
+from observability.metrics import ACTIVE_REQUESTS, InFlight
 from tasks_api.tokens import TokenVerifier
 
 SAMPLE_INTERVAL = 1.0
@@ -92,6 +93,7 @@ class ResourceSampling(contextlib.AbstractAsyncContextManager[None]):
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
+        ACTIVE_REQUESTS.set(InFlight.count)
         database = self._database
         if isinstance(database, PostgresDatabase):
             stats = database.pool.get_stats()

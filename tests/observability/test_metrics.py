@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
+from db.sqlite import SQLiteDatabase
+from db.urls import normalised_database_url
+from observability.metrics import RequestMetrics
+from observability.resources import ResourceSampling
 from tasks_api.app import create_app
 from tasks_api.settings import MetricsListener, Settings
-from tests.support import create_task, new_user
+from tasks_api.specification import load_specification
+from tests.support import create_task, new_user, wait_for_async
 
 DURATION = "http_server_request_duration_seconds"
 
@@ -94,10 +103,34 @@ def test_health_probes_are_counted_apart_from_the_api(measured_client: TestClien
     assert requests_counted("ready", "GET", "2xx") == 0
 
 
-def test_no_request_stays_in_flight_once_answered(measured_client: TestClient) -> None:
-    measured_client.get(f"/api/{new_user()}/tasks")
+def test_a_request_is_in_flight_until_it_is_answered(tmp_path: Path) -> None:
+    answer = asyncio.Event()
 
-    assert REGISTRY.get_sample_value("http_server_active_requests") == 0
+    async def held(scope: Scope, receive: Receive, send: Send) -> None:
+        await answer.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def ignored(*_message: Any) -> Any:
+        return {}
+
+    def in_flight(sampling: ResourceSampling) -> float:
+        sampling.sample()
+        return REGISTRY.get_sample_value("http_server_active_requests") or 0.0
+
+    async def scenario() -> tuple[float, float]:
+        sampling = ResourceSampling(
+            SQLiteDatabase(normalised_database_url(f"sqlite:///{tmp_path / 'unused.db'}")), None
+        )
+        app = RequestMetrics(held, load_specification())
+        request = asyncio.ensure_future(app({"type": "http", "method": "GET", "extensions": {}}, ignored, ignored))
+        await wait_for_async(lambda: in_flight(sampling) == 1, what="the request to be in flight")
+        during = in_flight(sampling)
+        answer.set()
+        await request
+        return during, in_flight(sampling)
+
+    assert asyncio.run(scenario()) == (1, 0)
 
 
 def test_without_a_metrics_port_requests_are_not_measured(settings: Settings) -> None:

@@ -169,6 +169,14 @@ class _Writer:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.lock = asyncio.Lock()
+        # Told the size of each group of writes alone committed together (metrics, when they are on).
+        self.group_committed: Callable[[int], None] | None = None
+        self._held = 0
+
+    def queued(self) -> int:
+        """Writes alone waiting their turn: sent to the writer's thread and not taken up yet, or held back while
+        a unit's transaction is open."""
+        return self._jobs.qsize() + self._held
 
     async def run(self, work: Work, *, in_unit: bool = False) -> Any:
         if self._thread is None:
@@ -203,8 +211,16 @@ class _Writer:
                 else:
                     waiting.append(job)
             if waiting and not (isinstance(connection, sqlite3.Connection) and connection.in_transaction):
-                self._answer(self._commit_together(connection, waiting))
+                outcomes = self._commit_together(connection, waiting)
+                # Told, and no longer counted as held, before the writes are answered: by then whoever listens may
+                # have stopped listening, or be reading the count.
+                group_committed = self.group_committed
+                if group_committed is not None:
+                    group_committed(len(waiting))
+                self._held = 0
+                self._answer(outcomes)
                 waiting = []
+            self._held = len(waiting)
 
     @staticmethod
     def _commit_together(connection: sqlite3.Connection | sqlite3.Error, jobs: list[_Job]) -> list[tuple[_Job, Any]]:

@@ -7,7 +7,7 @@ import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,10 @@ from connexion.middleware.lifespan import Lifespan
 from starlette.middleware.cors import CORSMiddleware
 
 from db.backends import open_database
+from db.database import Database
 from idempotency.claims import Claims
+from observability.metrics import RequestMetrics
+from observability.resources import ResourceSampling
 from sync.retention import purge_periodically
 from sync.tokens import SyncTokens
 from tasks_api.auth import SECURITY_MAP, VERIFIER, OwnerParameterValidator, unauthenticated, without_authentication
@@ -34,7 +37,7 @@ from tasks_api.routes import RouteTable
 from tasks_api.settings import NO_AUTHENTICATION, ConfigurationError, Settings
 from tasks_api.shadowed_routes import ShadowedRoutes
 from tasks_api.specification import load_specification
-from tasks_api.tokens import TokenVerification
+from tasks_api.tokens import TokenVerification, TokenVerifier
 from tasks_api.user_ids import with_user_ids
 from tasks_api.validation import VALIDATOR_MAP, SpecURIParser
 
@@ -50,6 +53,13 @@ CORS_REQUEST_HEADERS = (
     "X-Request-ID",
 )
 CORS_RESPONSE_HEADERS = ("ETag", "Idempotent-Replayed", "Location", "X-Request-ID", "Retry-After")
+
+
+def _resources_sampled(
+    settings: Settings, database: Database, verifier: TokenVerifier | None
+) -> AbstractAsyncContextManager[None]:
+    """Metrics of the pool, the SQLite writer and the tokens, when metrics are on."""
+    return ResourceSampling(database, verifier) if settings.metrics is not None else nullcontext()
 
 
 def connexion_app(
@@ -121,9 +131,10 @@ def create_app(
                 gc.collect()
                 gc.freeze()
             if tokens is None:
-                yield state
+                async with _resources_sampled(settings, database, None):
+                    yield state
                 return
-            async with TokenVerification(tokens) as verifier:
+            async with TokenVerification(tokens) as verifier, _resources_sampled(settings, database, verifier):
                 yield {**state, VERIFIER: verifier}
         finally:
             purging.cancel()
@@ -155,6 +166,9 @@ def create_app(
     # read by request validation, after this.
     app.add_middleware(BodySizeLimit, position=MiddlewarePosition.BEFORE_VALIDATION)
     app.add_middleware(CanonicalContentType, position=MiddlewarePosition.BEFORE_VALIDATION)
+    if settings.metrics is not None:
+        # Outside the request context, so it sees the status the client got, a request cut off at shutdown too.
+        app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, specification=specification)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.
     app.add_middleware(
         RequestContext,

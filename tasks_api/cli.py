@@ -104,8 +104,8 @@ def _authentication_for(settings: Settings, host: str) -> Settings:
     return replace(settings, auth_configured=True)
 
 
-def _refuse_taken_port(host: str, port: int) -> None:
-    """Said before migrating, not after, by uvicorn's bind error."""
+def _refuse_taken_port(host: str, port: int, host_setting: str = "--host", port_setting: str = "--port") -> None:
+    """Said before migrating, not after, by uvicorn's (or the metrics listener's) bind error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         # As uvicorn binds: a port left in TIME_WAIT by the previous run is free.
@@ -114,10 +114,23 @@ def _refuse_taken_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
-                raise ConfigurationError(f"cannot listen on {host}:{port} ({error.strerror}): check --host") from None
+                raise ConfigurationError(
+                    f"cannot listen on {host}:{port} ({error.strerror}): check {host_setting}"
+                ) from None
             raise ConfigurationError(
-                f"port {port} on {host} is already in use: stop what is using it, or choose another with --port"
+                f"port {port} on {host} is already in use: stop what is using it, or choose another with {port_setting}"
             ) from None
+
+
+def _refuse_metrics_listener(settings: Settings, api_port: int) -> None:
+    metrics = settings.metrics
+    if metrics is None:
+        return
+    if metrics.port == api_port:
+        raise ConfigurationError(
+            f"TASKS_API_METRICS_PORT is {api_port}, the API's port: metrics are served on a port of their own"
+        )
+    _refuse_taken_port(metrics.host, metrics.port, "TASKS_API_METRICS_HOST", "TASKS_API_METRICS_PORT")
 
 
 def _migrate(settings: Settings) -> None:
@@ -170,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "serve":
             settings = _authentication_for(settings, args.host)
             _refuse_taken_port(args.host, args.port)
+            _refuse_metrics_listener(settings, args.port)
         if args.command == "migrate" or not args.no_migrate:
             _migrate(settings)
     except ConfigurationError as error:
@@ -177,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "serve":
         _announce(settings, args.host, args.port)
-        serve(server_config(settings, host=args.host, port=args.port, workers=args.workers, log_config=log_config))
+        config = server_config(settings, host=args.host, port=args.port, workers=args.workers, log_config=log_config)
+        serve(config, settings.metrics)
 
 
 if __name__ == "__main__":

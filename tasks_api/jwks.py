@@ -132,6 +132,9 @@ class KeySet:
         # Bumped whenever a key is added, withdrawn or changes material, so that tokens verified before can be
         # verified again.
         self.generation = 0
+        # Counted for metrics: fetches of the key set begun, and those that gave no usable set.
+        self.fetches = 0
+        self.fetch_failures = 0
 
     @property
     def loaded(self) -> bool:
@@ -181,6 +184,7 @@ class KeySet:
         await asyncio.shield(self._fetching)
 
     async def _fetch_once(self) -> None:
+        self.fetches += 1
         try:
             body, fresh_for = await self._download()
             if len(body) <= self.INLINE_PARSE_BYTES:
@@ -230,6 +234,7 @@ class KeySet:
         self._next_refresh = time.monotonic() + interval
 
     def _failed(self, reason: str) -> None:
+        self.fetch_failures += 1
         self.usable = False
         retry_in = min(self._refresh_interval, self.REFETCH_INTERVAL)
         kept = (

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from observability.exposition import metrics_of_this_process, metrics_of_workers
 from tasks_api.http_protocol import ServerProtocol
-from tasks_api.settings import Settings
+from tasks_api.settings import MetricsListener, Settings
 
 
 def server_config(
@@ -43,7 +45,32 @@ class Supervisor(Multiprocess):
     no one will accept; they hang until that worker exits, then are reset. Closed, the socket refuses new
     connections as soon as the workers have closed their copies too, which they do as their shutdown begins.
     Extends uvicorn's public signal handlers (``handle_term``, ``handle_int``) and calls them.
+
+    ``workers_are``, if given, is told the workers' pids once they have started and after every round of
+    uvicorn's check that replaces dead workers (``keep_subprocess_alive``, every half second, after the signal
+    handlers that may replace or retire workers too): metrics need to know which workers are gone.
     """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        sockets: list[socket.socket],
+        workers_are: Callable[[Sequence[int]], None] | None = None,
+    ) -> None:
+        super().__init__(config, sockets)
+        self._workers_are = workers_are
+
+    def init_processes(self) -> None:
+        super().init_processes()
+        self._tell_workers()
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        self._tell_workers()
+
+    def _tell_workers(self) -> None:
+        if self._workers_are is not None:
+            self._workers_are([process.pid for process in self.processes if process.pid is not None])
 
     def handle_term(self) -> None:
         self._stop_listening()
@@ -58,13 +85,16 @@ class Supervisor(Multiprocess):
             listener.close()
 
 
-def serve(config: uvicorn.Config) -> None:
-    """Runs the service until it is told to stop: one worker in this process, or several under ``Supervisor``."""
+def serve(config: uvicorn.Config, metrics: MetricsListener | None = None) -> None:
+    """Runs the service until it is told to stop: one worker in this process, or several under ``Supervisor``;
+    with its metrics on a listener of their own if ``metrics`` says where."""
     if config.workers > 1:
         listener: socket.socket = config.bind_socket()
-        Supervisor(config, sockets=[listener]).run()
+        with metrics_of_workers(metrics) as workers:
+            Supervisor(config, [listener], workers.workers_are if workers else None).run()
         return
     server = uvicorn.Server(config)
-    server.run()
+    with metrics_of_this_process(metrics):
+        server.run()
     if not server.started:
         sys.exit(STARTUP_FAILURE)

@@ -217,6 +217,24 @@ class ConnectionLimits:
 
 
 @dataclass(frozen=True)
+class MetricsListener:
+    """Where Prometheus scrapes the service's metrics: a listener of its own, never the API's port."""
+
+    port: int
+    host: str = "127.0.0.1"
+
+
+def _metrics_listener() -> MetricsListener | None:
+    """None (no metrics) unless ``TASKS_API_METRICS_PORT`` is set; on loopback unless told otherwise."""
+    raw = _text("TASKS_API_METRICS_PORT")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigurationError(f"TASKS_API_METRICS_PORT is {raw!r}: give a port from 1 to 65535")
+    return MetricsListener(int(raw), _text("TASKS_API_METRICS_HOST") or MetricsListener.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     validate_responses: bool = False
@@ -246,6 +264,8 @@ class Settings:
     tombstone_days: float = 30.0
     # Seconds between purges of expired answers and deletions, by every instance.
     purge_interval: float = 300.0
+    # Where Prometheus metrics are served; None: they are not collected at all.
+    metrics: MetricsListener | None = None
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -303,4 +323,5 @@ class Settings:
             idempotency_ttl=_positive("TASKS_API_IDEMPOTENCY_TTL", 24 * 3600.0),
             tombstone_days=_positive("TASKS_API_TOMBSTONE_DAYS", 30.0),
             purge_interval=_positive("TASKS_API_PURGE_INTERVAL", 300.0),
+            metrics=_metrics_listener(),
         )

@@ -61,6 +61,9 @@ class TokenVerifier:
         self._cache_size = cache_size
         # Hash of a verified token -> (its claims, when it stops being acceptable, the key set's generation).
         self._verified: dict[bytes, tuple[dict[str, Any], float, int]] = {}
+        # Counted for metrics: tokens answered from the cache, and tokens whose signature was checked.
+        self.cache_hits = 0
+        self.cache_misses = 0
         self._options: jwt.types.Options = {
             "require": ["exp", "sub"],
             "verify_iss": settings.issuer is not None,
@@ -88,14 +91,24 @@ class TokenVerifier:
                 del self._verified[digest]
                 raise TokenRejected("The token has expired", expired=True)
             if verified_in == generation:
+                self.cache_hits += 1
                 return claims
             del self._verified[digest]  # the key set changed since: verify it again
+        self.cache_misses += 1
         claims = self._decode(token, await self._key_for(token))
         expires = _expiry(claims)
         if len(self._verified) >= self._cache_size:
             del self._verified[next(iter(self._verified))]  # the oldest entry
         self._verified[digest] = (claims, expires + self._settings.leeway, generation)
         return claims
+
+    @property
+    def key_set(self) -> KeySet | None:
+        """The JWKS the verifier takes keys from; None with a shared secret."""
+        return self._keys
+
+    def cache_size(self) -> int:
+        return len(self._verified)
 
     async def _key_for(self, token: str) -> tuple[Any, str]:
         try:

@@ -5,7 +5,7 @@ import resource
 
 import pytest
 
-from tasks_api.settings import ConfigurationError, ConnectionLimits, Settings
+from tasks_api.settings import ConfigurationError, ConnectionLimits, MetricsListener, Settings
 
 
 def test_defaults_to_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,4 +205,24 @@ def test_a_connection_limit_that_is_not_a_positive_number_is_refused_naming_it(
     monkeypatch.setenv(name, value)
 
     with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env()
+
+
+def test_metrics_are_off_unless_a_port_is_given_and_then_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKS_API_METRICS_PORT", raising=False)
+    monkeypatch.delenv("TASKS_API_METRICS_HOST", raising=False)
+    assert Settings.from_env().metrics is None
+
+    monkeypatch.setenv("TASKS_API_METRICS_PORT", "9464")
+    assert Settings.from_env().metrics == MetricsListener(9464, "127.0.0.1")
+
+    monkeypatch.setenv("TASKS_API_METRICS_HOST", "0.0.0.0")
+    assert Settings.from_env().metrics == MetricsListener(9464, "0.0.0.0")
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1", "9464.5", "http"])
+def test_a_metrics_port_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
+    monkeypatch.setenv("TASKS_API_METRICS_PORT", port)
+
+    with pytest.raises(ConfigurationError, match="TASKS_API_METRICS_PORT"):
         Settings.from_env()

@@ -10,10 +10,12 @@ Three servers per database, one worker each (``tasks-api serve``), seeded alike 
 - this build with tracing off (no ``OTEL_*`` variable set);
 - the build before tracing (``--before``, checked out and installed as ``bench/previous_release.py`` does).
 
-wrk drives get one and create on each in interleaved rounds, the others idle, keeping each one's median round.
-Prints per database and workload: tracing over off (issue 24's target: at least 0.7x), and off over the build
-before (the target: within noise), with the spans the receiver got per request the tracing server answered
-(2 for get one, its server span and its statement: fewer would mean spans were dropped, and a ratio that flatters).
+wrk drives get one and create on each in interleaved rounds (in the reverse order every other round), the others
+idle, keeping each one's median round, and the server's CPU time per request (``/proc``: every thread, the span
+exporter's included), which drifts less with this machine's load than requests/s do. Prints per database and
+workload: tracing over off (issue 24's target: at least 0.7x), and off over the build before (the target: within
+noise), and the spans the receiver got per request the tracing servers answered (2 for get one and create, the
+server span and its statement: fewer would mean spans were dropped, and a ratio that flatters).
 Writes bench/results/tracing.json. About 10 minutes with the defaults.
 """
 
@@ -21,14 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
+from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare import ROOT, VENV_BIN, Server, add_load_arguments, ensure_wrk, measure
+from compare import ROOT, VENV_BIN, Server, Target, add_load_arguments, deployed, ensure_wrk, wrk
 from previous_release import checked_out
 
 from tests.otlp import otlp_receiver
@@ -37,6 +43,47 @@ RESULTS = ROOT / "bench" / "results" / "tracing.json"
 DATABASES = ("postgresql", "sqlite")
 WORKLOADS = ["get one", "create"]
 TARGET = 0.7
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far, all its threads (the span exporter's included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def drive(target: Target, workload: str, args: argparse.Namespace, binary: str) -> dict[str, float]:
+    """One round of a workload on one server: wrk's figures, and the server's CPU time per request."""
+    url, script = target.base_url, target.paths[workload]
+    warm_up = wrk(binary, url, script, args.warmup, args.connections)
+    used = cpu_seconds(target.process.pid)
+    result = wrk(binary, url, script, args.duration, args.connections)
+    used = cpu_seconds(target.process.pid) - used
+    requests = result.requests_per_second * args.duration
+    served = requests + warm_up.requests_per_second * args.warmup  # warm-ups make spans too
+    return {**asdict(result), "cpu_us": used / requests * 1e6, "served": served}
+
+
+def measure(servers: list[Server], args: argparse.Namespace, binary: str) -> dict[str, dict[str, Any]]:
+    """As ``bench/compare.py`` measures (interleaved rounds, the median by requests/s), with CPU per request."""
+    with ExitStack() as stack:
+        targets = [stack.enter_context(deployed(server)) for server in servers]
+        results: dict[str, dict[str, Any]] = {server.name: {} for server in servers}
+        for workload in WORKLOADS:
+            for number in range(args.rounds):
+                # In the reverse order every other round: the machine's drift falls on every server alike.
+                for target in targets if number % 2 == 0 else targets[::-1]:
+                    figures = drive(target, workload, args, binary)
+                    results[target.server.name].setdefault(workload, []).append(figures)
+                    print(f"  {target.server.name}: {workload}: {figures}", file=sys.stderr)
+        for runs in results.values():
+            for workload in WORKLOADS:
+                ordered = sorted(runs[workload], key=lambda run: run["requests_per_second"])
+                runs[workload] = {
+                    **ordered[len(ordered) // 2],
+                    "cpu_us": statistics.median(run["cpu_us"] for run in ordered),
+                    "served": sum(run["served"] for run in ordered),
+                }
+    return results
 
 
 def main() -> None:
@@ -65,33 +112,28 @@ def main() -> None:
             for database in DATABASES
             for name, (tasks_api, environment) in variants.items()
         ]
+        seeded = receiver.discarded
         results = measure(servers, args, binary)
-        spans = receiver.discarded
+        spans = receiver.discarded - seeded
 
-    # Requests the tracing servers answered in every round, warm-ups included, at the median rates; not the
-    # seeding's, a few thousand against hundreds of thousands.
-    served = (
-        sum(
-            results[f"tracing on {database}"][workload]["requests_per_second"] * (args.duration + args.warmup)
-            for database in DATABASES
-            for workload in WORKLOADS
-        )
-        * args.rounds
-    )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"results": results, "spans": spans, "args": vars(args)}, indent=2))
+    served = sum(
+        results[f"tracing on {database}"][workload]["served"] for database in DATABASES for workload in WORKLOADS
+    )
     report(results, args, spans / served)
 
 
 def report(results: dict[str, Any], args: argparse.Namespace, spans_per_request: float) -> None:
     lines = [
         f"wrk, {args.connections} connections, {args.duration:g} s per workload after {args.warmup:g} s warm-up,"
-        f" median of {args.rounds} interleaved rounds; one worker each. Spans received per request served with"
-        f" tracing (about, from the median rates): {spans_per_request:.2f}.",
+        f" median of {args.rounds} interleaved rounds; one worker each. Server CPU per request in microseconds"
+        " (all its threads, the span exporter's included), median of the rounds. Spans the receiver got per"
+        f" request the tracing servers answered: {spans_per_request:.2f}.",
         "",
-        f"| database | workload | tracing req/s | p99 ms | off req/s | p99 ms | {args.before} req/s | p99 ms |"
-        f" tracing/off (>= {TARGET}) | off/{args.before} |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| database | workload | tracing req/s | CPU us | off req/s | CPU us | {args.before} req/s | CPU us |"
+        f" tracing/off req/s (>= {TARGET}) | off/tracing CPU | off/{args.before} req/s | {args.before}/off CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for database in DATABASES:
         for workload in WORKLOADS:
@@ -99,11 +141,13 @@ def report(results: dict[str, Any], args: argparse.Namespace, spans_per_request:
                 results[f"{name} on {database}"][workload] for name in ("tracing", "off", args.before)
             )
             cost = traced["requests_per_second"] / off["requests_per_second"]
-            drift = off["requests_per_second"] / before["requests_per_second"]
             lines.append(
-                f"| {database} | {workload} | {traced['requests_per_second']:,.0f} | {traced['p99_ms']:.1f} |"
-                f" {off['requests_per_second']:,.0f} | {off['p99_ms']:.1f} | {before['requests_per_second']:,.0f} |"
-                f" {before['p99_ms']:.1f} | {cost:.2f}x {'met' if cost >= TARGET else 'MISSED'} | {drift:.2f}x |"
+                f"| {database} | {workload} | {traced['requests_per_second']:,.0f} | {traced['cpu_us']:.0f} |"
+                f" {off['requests_per_second']:,.0f} | {off['cpu_us']:.0f} |"
+                f" {before['requests_per_second']:,.0f} | {before['cpu_us']:.0f} |"
+                f" {cost:.2f}x {'met' if cost >= TARGET else 'MISSED'} | {off['cpu_us'] / traced['cpu_us']:.2f}x |"
+                f" {off['requests_per_second'] / before['requests_per_second']:.2f}x |"
+                f" {before['cpu_us'] / off['cpu_us']:.2f}x |"
             )
     print("\n".join(lines))
 

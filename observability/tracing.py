@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.propagate import extract
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
@@ -26,11 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.database import Database
 from observability.database_spans import TracedDatabase
+from observability.otlp_encoding import OTLPExporter
 from tasks_api.routes import RouteTable
 
 DEFAULT_SERVICE_NAME = "tasks-api"
 INSTRUMENTATION_SCOPE = "tasks_api"
-_EXPORTERS: dict[str, Callable[[], SpanExporter]] = {"otlp": OTLPSpanExporter, "console": ConsoleSpanExporter}
+_EXPORTERS: dict[str, Callable[[], SpanExporter]] = {"otlp": OTLPExporter, "console": ConsoleSpanExporter}
 # OpenTelemetry's HTTP conventions: any other method is "_OTHER", so that clients cannot multiply span names.
 _KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
 

@@ -69,8 +69,10 @@ class ServerSpans:
 
     Named once routing is done, ``{method} {route template}`` (just the method when no route matched), with
     OpenTelemetry's HTTP attributes: ``http.request.method``, ``http.route``, ``http.response.status_code``,
-    ``url.scheme``, ``network.protocol.version``. Not ``url.path`` or the query: they hold user and task ids,
-    which no log of this service records either. A 5xx answer, or an exception that escapes, is an error.
+    ``url.scheme``. Not ``url.path`` or the query: they hold user and task ids, which no log of this service
+    records either; nor the recommended ones (the protocol version, the peer's address), each a cost on every
+    request. A 5xx answer, or an exception that escapes, is an error (``error.type``: the status, or the
+    exception's class).
     """
 
     def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
@@ -82,11 +84,7 @@ class ServerSpans:
             await self.app(scope, receive, send)
             return
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
-        attributes = {
-            "http.request.method": method,
-            "url.scheme": scope.get("scheme", "http"),
-            "network.protocol.version": scope.get("http_version", "1.1"),
-        }
+        attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http")}
         if method == "_OTHER":
             attributes["http.request.method_original"] = scope["method"]
         parent = extract(scope["headers"], getter=_HEADERS)
@@ -113,15 +111,17 @@ class ServerSpans:
         finally:
             operation_id = extensions.get("connexion_routing", {}).get("operation_id")
             route = self.tracing.routes.template(operation_id) if operation_id else None
+            ended: dict[str, str | int] = {}
             if route is not None:
-                span.set_attribute("http.route", route)
+                ended["http.route"] = route
                 if method != "_OTHER":
                     span.update_name(f"{method} {route}")
             if status is not None:
-                span.set_attribute("http.response.status_code", status)
+                ended["http.response.status_code"] = status
                 if status >= 500:
-                    span.set_attribute("error.type", str(status))
+                    ended["error.type"] = str(status)
                     span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes(ended)  # at once: each call takes the span's lock and checks what it is given
             span.end()
             context.detach(attached)
 

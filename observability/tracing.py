@@ -1,5 +1,6 @@
 """OpenTelemetry traces: a server span per request, named by its route, and a client span per database statement
-under it, exported in batches by the OpenTelemetry SDK.
+under it, exported in batches by the OpenTelemetry SDK (its OTLP/HTTP exporter, writing with
+``observability.otlp_encoding``).
 
 Imported only when tracing is on (``observability.trace_settings``): off, the service loads none of it. The SDK
 reads its other settings from the environment itself: the endpoint, headers, timeout and compression of the OTLP

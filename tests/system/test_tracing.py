@@ -65,8 +65,9 @@ def test_with_several_workers_every_span_goes_out(database: str) -> None:
         otlp_receiver() as receiver,
         serving(database, "--no-migrate", "--workers", "2", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url, **HELD) as server,
     ):
-        # The parent announces the socket before its workers have started: connections are refused until one has.
-        wait_for(lambda: answers(f"{server.base_url}/api/health/ready"), what="a worker to answer")
+        # The parent announces the socket before its workers have started: connections are refused until one has
+        # (on a loaded machine, after uvicorn has replaced a worker slow to answer its health check).
+        wait_for(lambda: answers(f"{server.base_url}/api/health/ready"), what="a worker to answer", timeout=90)
         for trace_id in traces:
             # A new connection each: spread over the workers as the kernel hands them out.
             traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"

@@ -5,7 +5,8 @@ The SDK's encoder (``opentelemetry.exporter.otlp.proto.common``) builds a protob
 attribute and value: 66 us a span on this machine, as much as making the span, all of it on the worker's one
 core. Written here, with the encoding of span names and attributes kept (a statement's span carries the same
 few every time), the message is the same (``tests/observability/test_otlp_encoding.py`` decodes both and
-compares them) and takes a seventh of the time (the same test measures it). The exporter is the SDK's own, with
+compares them) in a third to a seventh of the time (the same test measures it: 3.0-3.4x on batches of 200
+spans, 7.3x on 800). The exporter is the SDK's own, with
 its settings from the environment (endpoint, headers, timeout, compression, TLS files) and its retries; only
 ``export`` is replaced, sending through the SDK exporter's ``_client``, not a public part: the tests that export
 to a receiver pin it.

@@ -69,7 +69,8 @@ def test_the_encoding_is_the_sdks() -> None:
     assert ExportTraceServiceRequest.FromString(SpanEncoder()(spans)) == encode_spans(spans)
 
 
-def _fastest(encode: Callable[[], Any], repeat: int = 5) -> float:
+def _fastest(encode: Callable[[], Any], repeat: int = 25) -> float:
+    """The fastest of many runs: the one least disturbed by whatever else the machine runs."""
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -79,7 +80,7 @@ def _fastest(encode: Callable[[], Any], repeat: int = 5) -> float:
 
 
 def test_the_encoding_takes_a_fraction_of_the_sdks_time(measured: Callable[[str, str], None]) -> None:
-    spans = [span for span in _spans() if not span.events] * 200
+    spans = [span for span in _spans() if not span.events] * 50
     encoder = SpanEncoder()
 
     ours = _fastest(lambda: encoder(spans))

@@ -79,7 +79,8 @@ def test_with_several_workers_every_span_goes_out(database: str) -> None:
 
         spans = receiver.spans()
 
-    assert {span.trace_id for span in spans if span.kind == "SPAN_KIND_SERVER"} == traces
+    # Besides the health checks' spans, waited for above.
+    assert traces <= {span.trace_id for span in spans if span.kind == "SPAN_KIND_SERVER"}
 
 
 def test_a_grpc_endpoint_refuses_to_start(database: str) -> None:

@@ -54,6 +54,11 @@ class UnitOfWork(ABC):
         # None until a statement runs; False after one ran alone in autocommit; True once a transaction began.
         self._transaction_open: bool | None = None
 
+    @property
+    def transaction_open(self) -> bool:
+        """Whether the unit began a transaction, which leaving it then ends (with COMMIT or ROLLBACK)."""
+        return self._transaction_open is True
+
     def _begins(self, alone: bool) -> bool:
         """Whether the next statement must first begin the unit's transaction (which it then counts as open)."""
         if self._transaction_open:

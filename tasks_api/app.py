@@ -22,6 +22,7 @@ from db.database import Database
 from idempotency.claims import Claims
 from observability.metrics import RequestMetrics
 from observability.resources import ResourceSampling
+from observability.traces import traced
 from sync.retention import purge_periodically
 from sync.tokens import SyncTokens
 from tasks_api.auth import SECURITY_MAP, VERIFIER, OwnerParameterValidator, unauthenticated, without_authentication
@@ -153,9 +154,10 @@ def create_app(
         validator_map = {**VALIDATOR_MAP, "parameter": owner_validator}
     routes = RouteTable.from_spec(specification)
     problems = ProblemResponses(error_codes(specification), other_error_codes(specification))
+    tracing = traced(settings.trace_exporters, routes)
     app = connexion_app(
         specification,
-        lifespan=lifespan,
+        lifespan=lifespan if tracing is None else tracing.lifespan(lifespan),
         validate_responses=settings.validate_responses,
         validator_map=validator_map,
         connexion_reference=connexion_reference,
@@ -169,12 +171,15 @@ def create_app(
     if settings.metrics is not None:
         # Outside the request context, so it sees the status the client got, a request cut off at shutdown too.
         app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, specification=specification)
+    if tracing is not None:
+        # Outside the request context, whose access line carries the id of the trace the server span is in.
+        app.add_middleware(tracing.middleware, position=MiddlewarePosition.BEFORE_EXCEPTION, tracing=tracing)
     # Outside the exception middleware, so it sees (and tags) the final response, errors included.
     app.add_middleware(
         RequestContext,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         routes=routes,
-        access_log=AccessLog() if settings.access_log else None,
+        access_log=AccessLog(trace_id=None if tracing is None else tracing.trace_id) if settings.access_log else None,
         problems=problems,
     )
     if settings.cors_origins:

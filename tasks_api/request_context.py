@@ -9,7 +9,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -66,21 +66,23 @@ class AccessLog:
     routing. A line is far below the size a pipe writes atomically, so lines never interleave with others.
     """
 
-    def __init__(self, fd: int = 2) -> None:
+    def __init__(self, fd: int = 2, trace_id: Callable[[], str | None] | None = None) -> None:
         self._fd = fd
+        # With tracing on (observability.tracing), the id of the request's trace; the line has none without it.
+        self._trace_id = trace_id
 
     def write(self, *, request: str, method: str, path: str | None, status: int, duration_ms: float) -> None:
-        line = orjson.dumps(
-            {
-                **entry(time.time(), "info", "tasks_api.access", "request"),
-                "request_id": request,
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": duration_ms,
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
-        )
+        fields = {
+            **entry(time.time(), "info", "tasks_api.access", "request"),
+            "request_id": request,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+        }
+        if self._trace_id is not None:
+            fields["trace_id"] = self._trace_id()
+        line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         # A line that cannot be written (stderr closed, or a full non-blocking pipe) must not fail the request.
         with contextlib.suppress(OSError):
             os.write(self._fd, line)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from db.database import PoolOptions
 from db.urls import DATABASE_URL_FORMS, UnsupportedDatabase, is_neon_pooled, normalised_database_url
+from observability.trace_settings import trace_exporters
 from tasks_api.tokens import TokenSettings
 from tasks_api.user_ids import MODES as USER_ID_MODES
 
@@ -183,6 +184,13 @@ def _cors_origins() -> tuple[str, ...]:
     return origins
 
 
+def _trace_exporters() -> tuple[str, ...]:
+    try:
+        return trace_exporters(os.environ)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+
+
 # File descriptors a worker keeps for other things than client connections: its database connections (counted
 # apart), the listening socket, logs, SQLite's files, key server fetches, the event loop's own.
 FILE_HEADROOM = 64
@@ -266,6 +274,8 @@ class Settings:
     purge_interval: float = 300.0
     # Where Prometheus metrics are served; None: they are not collected at all.
     metrics: MetricsListener | None = None
+    # Where traces go (observability.trace_settings): none, the default, turns tracing off.
+    trace_exporters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.cursor_secret:
@@ -324,4 +334,5 @@ class Settings:
             tombstone_days=_positive("TASKS_API_TOMBSTONE_DAYS", 30.0),
             purge_interval=_positive("TASKS_API_PURGE_INTERVAL", 300.0),
             metrics=_metrics_listener(),
+            trace_exporters=_trace_exporters(),
         )

@@ -33,6 +33,10 @@ def server_config(
         server_header=False,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
         timeout_keep_alive=max(1, round(settings.keep_alive)),
+        # uvicorn kills a worker that has not answered its supervisor's ping in this many seconds. Its default, 5,
+        # is less than a worker's import takes on a busy 2-core machine (seen: over 5 s), where every worker was
+        # killed and replaced in a loop and the service never answered.
+        timeout_worker_healthcheck=30,
     )
 
 

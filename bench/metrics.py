@@ -1,7 +1,7 @@
 """Benchmark: what metrics cost a get-one (issue 24), and that with none configured this build serves as the
 build before it did, in one run, on PostgreSQL and on a SQLite file.
 
-    uv run --group bench python bench/metrics_and_tracing.py [--release 887b32e] [--duration 10] [--rounds 3]
+    uv run --group bench python bench/metrics.py [--release 887b32e] [--duration 10] [--rounds 3]
 
 It checks the release out into a temporary directory with a virtual environment of its own
 (``bench/previous_release.py``) and starts it beside this build under each variant of ``VARIANTS`` (its

@@ -18,22 +18,19 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
-from opentelemetry.util.types import AttributeValue
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Delete, Executable, Insert, Select, TableClause, Update
 
 from db.compiled import CompiledStatements
 from db.database import Database, UnitOfWork
+from observability.spans import Attributes, Tracer
 
 # As the backends compile them (db.postgres, db.sqlite), so that the text in a span is the text that ran.
 _DIALECTS: dict[str, Dialect] = {
     "postgresql": postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
     "sqlite": sqlite.pysqlite.dialect(paramstyle="named"),
 }
-
-Attributes = dict[str, AttributeValue]
 
 
 class Described(NamedTuple):
@@ -94,24 +91,22 @@ class StatementDescriptions:
         )
 
 
-def _failed(span: Any, error: BaseException) -> None:
-    span.set_attribute("error.type", type(error).__qualname__)
-    span.set_status(Status(StatusCode.ERROR))
-
-
 class _ClientSpan:
     """A client span around one described statement (or transaction end), as a context manager."""
 
+    __slots__ = ("_span", "_tracer")
+
     def __init__(self, tracer: Tracer, described: Described) -> None:
-        self._span = tracer.start_span(described.name, kind=SpanKind.CLIENT, attributes=described.attributes)
+        self._tracer = tracer
+        self._span = tracer.start_client(described.name, described.attributes)
 
     def __enter__(self) -> _ClientSpan:
         return self
 
     def __exit__(self, error_type: type[BaseException] | None, error: BaseException | None, _: object) -> None:
         if error is not None:
-            _failed(self._span, error)
-        self._span.end()
+            self._span.failed(type(error).__qualname__)
+        self._tracer.end(self._span)
 
 
 class TracedUnitOfWork(UnitOfWork):

@@ -1,67 +1,40 @@
 """OpenTelemetry traces: a server span per request, named by its route, and a client span per database statement
-under it, exported in batches by the OpenTelemetry SDK (its OTLP/HTTP exporter, writing with
-``observability.otlp_encoding``).
+under it (``observability.spans``), exported in batches (``observability.span_export``).
 
-Imported only when tracing is on (``observability.trace_settings``): off, the service loads none of it. The SDK
-reads its other settings from the environment itself: the endpoint, headers, timeout and compression of the OTLP
-exporter, the sampler (``OTEL_TRACES_SAMPLER``, parent-based always-on by default), the batch processor's sizes
-and delays, and the resource (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``).
+Imported only when tracing is on (``observability.trace_settings``): off, the service loads none of it, nor
+OpenTelemetry. The exporter reads its own settings from the environment (endpoint, headers, timeout, compression);
+the sampler, propagators and batches are read by ``observability.trace_settings``; the resource is the SDK's
+(``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from opentelemetry import context, trace
-from opentelemetry.propagate import extract
-from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.database import Database
 from observability.database_spans import TracedDatabase
-from observability.otlp_encoding import OTLPExporter
+from observability.span_export import EXPORTERS, BatchExport
+from observability.spans import Tracer, current_span, current_trace_id, remote_parent
+from observability.trace_settings import span_settings
 from tasks_api.routes import RouteTable
 
 DEFAULT_SERVICE_NAME = "tasks-api"
-INSTRUMENTATION_SCOPE = "tasks_api"
-_EXPORTERS: dict[str, Callable[[], SpanExporter]] = {"otlp": OTLPExporter, "console": ConsoleSpanExporter}
+INSTRUMENTATION_SCOPE = InstrumentationScope("tasks_api")
 # OpenTelemetry's HTTP conventions: any other method is "_OTHER", so that clients cannot multiply span names.
 _KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
-
-Headers = list[tuple[bytes, bytes]]
-
-
-class _HeaderGetter(Getter[Headers]):
-    """Reads propagation headers (``traceparent``, ``tracestate``) straight from the ASGI scope's list."""
-
-    def get(self, carrier: Headers, key: str) -> list[str] | None:
-        name = key.encode("latin-1")
-        values = [value.decode("latin-1") for header, value in carrier if header == name]
-        return values or None
-
-    def keys(self, carrier: Headers) -> list[str]:
-        return [header.decode("latin-1") for header, _ in carrier]
-
-
-_HEADERS = _HeaderGetter()
 
 
 def resource() -> Resource:
     """``service.name`` tasks-api unless ``OTEL_SERVICE_NAME`` or ``OTEL_RESOURCE_ATTRIBUTES`` says otherwise."""
     return Resource.create({SERVICE_NAME: DEFAULT_SERVICE_NAME}).merge(OTELResourceDetector().detect())
-
-
-def current_trace_id() -> str | None:
-    """The trace id of the span now current (the request's), as 32 hexadecimal digits; None outside one."""
-    span_context = trace.get_current_span().get_span_context()
-    return format(span_context.trace_id, "032x") if span_context.is_valid else None
 
 
 class ServerSpans:
@@ -85,14 +58,13 @@ class ServerSpans:
             await self.app(scope, receive, send)
             return
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
-        attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http")}
+        attributes: dict[str, Any] = {"http.request.method": method, "url.scheme": scope.get("scheme", "http")}
         if method == "_OTHER":
             attributes["http.request.method_original"] = scope["method"]
-        parent = extract(scope["headers"], getter=_HEADERS)
-        span = self.tracing.tracer.start_span(
-            "HTTP" if method == "_OTHER" else method, context=parent, kind=SpanKind.SERVER, attributes=attributes
-        )
-        attached = context.attach(trace.set_span_in_context(span, parent))
+        tracing = self.tracing
+        parent = remote_parent(scope["headers"]) if tracing.continue_traces else None
+        span = tracing.tracer.start_server("HTTP" if method == "_OTHER" else method, attributes, parent)
+        token = current_span.set(span)
         # Shared with Connexion's routing, which records the matched operation in it.
         extensions = scope.setdefault("extensions", {})
         status: int | None = None
@@ -106,34 +78,30 @@ class ServerSpans:
         try:
             await self.app(scope, receive, send_with_status)
         except BaseException as error:
-            span.set_attribute("error.type", type(error).__qualname__)
-            span.set_status(Status(StatusCode.ERROR))
+            span.failed(type(error).__qualname__)
             raise
         finally:
             operation_id = extensions.get("connexion_routing", {}).get("operation_id")
-            route = self.tracing.routes.template(operation_id) if operation_id else None
-            ended: dict[str, str | int] = {}
+            route = tracing.routes.template(operation_id) if operation_id else None
             if route is not None:
-                ended["http.route"] = route
+                span.attributes["http.route"] = route
                 if method != "_OTHER":
-                    span.update_name(f"{method} {route}")
+                    span.name = f"{method} {route}"
             if status is not None:
-                ended["http.response.status_code"] = status
+                span.attributes["http.response.status_code"] = status
                 if status >= 500:
-                    ended["error.type"] = str(status)
-                    span.set_status(Status(StatusCode.ERROR))
-            span.set_attributes(ended)  # at once: each call takes the span's lock and checks what it is given
-            span.end()
-            context.detach(attached)
+                    span.failed(str(status))
+            tracing.tracer.end(span)
+            current_span.reset(token)
 
 
 class Tracing:
-    """The tracer provider of one worker process and what the app needs of it: the server span middleware,
-    the database wrapped, and the lifespan that starts and flushes the export.
+    """What the app needs of tracing: the server span middleware, the database wrapped, and the lifespan that
+    starts the export and flushes it.
 
-    The provider is made when the app starts (its batch processor's thread would not survive a fork) and shut
-    down when the app stops, after the database: spans still queued, those of the last requests included, are
-    exported before the process exits (for at most ``OTEL_EXPORTER_OTLP_TIMEOUT``, 10 s by default).
+    The export's thread is started when the app starts (a thread would not survive a fork) and stopped when
+    the app stops, after the database: spans still queued, those of the last requests included, are exported
+    before the process exits (for at most ``OTEL_BSP_EXPORT_TIMEOUT``, 30 s by default).
     """
 
     middleware = ServerSpans
@@ -143,22 +111,22 @@ class Tracing:
     def __init__(self, exporters: tuple[str, ...], routes: RouteTable) -> None:
         self.exporters = exporters
         self.routes = routes
-        self.tracer: Tracer = trace.NoOpTracer()
-        self._provider: TracerProvider | None = None
+        self._settings = span_settings(os.environ)
+        self.continue_traces = self._settings.continue_traces
+        self.tracer = Tracer(lambda span: None)  # until the export starts, spans go nowhere
+        self._export: BatchExport | None = None
 
     def start(self) -> None:
-        provider = TracerProvider(resource=resource())
-        for name in self.exporters:
-            provider.add_span_processor(BatchSpanProcessor(_EXPORTERS[name]()))
-        self._provider = provider
-        self.tracer = provider.get_tracer(INSTRUMENTATION_SCOPE)
+        described = resource()
+        exporters = [EXPORTERS[name](described, INSTRUMENTATION_SCOPE) for name in self.exporters]
+        self._export = BatchExport(exporters, self._settings)
+        self.tracer = Tracer(self._export.add, self._settings.sampler, self._settings.ratio)
 
     async def stop(self) -> None:
-        if self._provider is not None:
-            self.tracer = trace.NoOpTracer()
+        if self._export is not None:
             # Blocking (the last export's HTTP request): off the event loop.
-            await asyncio.to_thread(self._provider.shutdown)
-            self._provider = None
+            await asyncio.to_thread(self._export.shutdown)
+            self._export = None
 
     def lifespan(
         self, inner: Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]

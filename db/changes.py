@@ -36,7 +36,6 @@ from sqlalchemy import (
     cast,
     column,
     func,
-    literal,
     literal_column,
     select,
     table,
@@ -78,15 +77,23 @@ def _text(value: str) -> ColumnElement[str]:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
+def _number(value: int) -> ColumnElement[int]:
+    """A number written into the statement: bound, each is one more parameter to pass on every read."""
+    return literal_column(str(value), BigInteger)
+
+
 def _entry(prefix: str, task_id: ColumnElement[str], rest: ColumnElement[str]) -> ColumnElement[str]:
     return _text('{"id":"') + task_id + _text(prefix) + rest + _text("}")
 
 
 def _dashed_sqlite(hex_id: Any) -> ColumnElement[str]:
-    parts = [func.substr(hex_id, start, length) for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+    parts = [
+        func.substr(hex_id, _number(start), _number(length), type_=Text)
+        for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    ]
     joined: ColumnElement[str] = parts[0]
     for part in parts[1:]:
-        joined = joined + literal("-", Text) + part
+        joined = joined + _text("-") + part
     return joined
 
 
@@ -103,7 +110,7 @@ def _task_entries(dialect: str) -> Select[Any]:
         entry = _entry(_TASK_PREFIX, cast(Task.id, Text), document)
     else:
         # The stored document begins as the entry does, with the task's id.
-        head = func.substr(document, literal_column("1"), literal_column(str(_ID_END)), type_=Text)
+        head = func.substr(document, _number(1), _number(_ID_END), type_=Text)
         entry = head + _text(_TASK_PREFIX) + document + _text("}")
     return documents.with_only_columns(Task.change_seq.label("seq"), Task.id.label("id"), entry.label("entry"))
 
@@ -114,7 +121,7 @@ def _deletion_entry(dialect: str) -> ColumnElement[str]:
         deleted_at = timestamp_text(TaskTombstone.deleted_at)
     else:
         task_id = _dashed_sqlite(TaskTombstone.task_id)
-        deleted_at = func.replace(TaskTombstone.deleted_at, " ", "T") + literal("Z", Text)
+        deleted_at = func.replace(TaskTombstone.deleted_at, _text(" "), _text("T"), type_=Text) + _text("Z")
     return _entry('","deleted":true,"deleted_at":"', task_id, deleted_at + _text('"'))
 
 
@@ -126,13 +133,17 @@ _HORIZON: dict[str, ColumnElement[int]] = {
     "postgresql": select(
         cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
     ).scalar_subquery(),
-    "sqlite": select(_CHANGE_CLOCK.c.seq + 1).scalar_subquery(),
+    "sqlite": select(_CHANGE_CLOCK.c.seq + _number(1)).scalar_subquery(),
 }
 
 
 def _after(seq: Any, task_id: Any, inclusive: bool) -> ColumnElement[bool]:
     row, start = tuple_(seq, task_id), tuple_(bindparam("seq", type_=BigInteger), bindparam("task", type_=Task.id.type))
     return row >= start if inclusive else row > start
+
+
+# SQLite's compiler binds an offset of 0 to every LIMIT that has none.
+_NO_OFFSET = {"sqlite": _number(0), "postgresql": None}
 
 
 @lru_cache(maxsize=8)
@@ -144,19 +155,32 @@ def changes_statement(dialect: str, inclusive: bool, with_deletions: bool) -> Se
         .where(Task.change_seq < horizon)
         .order_by(Task.change_seq, Task.id)
         .limit(bindparam("fetch"))
+        .offset(_NO_OFFSET[dialect])
     )
     if with_deletions:
         deletions = (
-            select(TaskTombstone.change_seq, TaskTombstone.task_id, _deletion_entry(dialect))
+            select(
+                TaskTombstone.change_seq.label("seq"),
+                TaskTombstone.task_id.label("id"),
+                _deletion_entry(dialect).label("entry"),
+            )
             .where(TaskTombstone.user_id == bindparam("owner"))
             .where(_after(TaskTombstone.change_seq, TaskTombstone.task_id, inclusive))
             .where(TaskTombstone.change_seq < horizon, TaskTombstone.change_seq >= bindparam("floor"))
             .order_by(TaskTombstone.change_seq, TaskTombstone.task_id)
             .limit(bindparam("fetch"))
+            .offset(_NO_OFFSET[dialect])
         )
         # UNION ALL of parts each already limited, in order, then the first :fetch of them.
-        merged = union_all(*(select(part.subquery()) for part in (tasks, deletions))).subquery("merged")
-        page = select(merged).order_by(merged.c.seq, merged.c.id).limit(bindparam("fetch")).subquery("page")
+        parts = [tasks.subquery(), deletions.subquery()]
+        merged = union_all(*(select(part) for part in parts)).subquery("merged")
+        page = (
+            select(merged)
+            .order_by(merged.c.seq, merged.c.id)
+            .limit(bindparam("fetch"))
+            .offset(_NO_OFFSET[dialect])
+            .subquery("page")
+        )
     else:
         page = tasks.subquery("page")
     if dialect == "postgresql":
